@@ -1,0 +1,103 @@
+# magma-lua: a run-state engine for MetaWorkflowRun documents, in C, scriptable in Lua 5.4.
+#
+#   make            build bin/magma and the Lua C module build/magma/core.so
+#   make test       install missing Debian packages, build, run the busted specs
+#   make asan       the same specs against an -fsanitize=address,undefined build
+#   make run        the main job on a bundled example
+#   make bench      the benchmarks (figures and ratios against a baseline)
+#   make install    PREFIX=/usr/local DESTDIR=
+#   make fuzz       libFuzzer targets (clang), bounded run
+#   make format     clang-format the C sources (make format-check: verify only)
+
+LUA_VERSION ?= 5.4
+PREFIX      ?= /usr/local
+DESTDIR     ?=
+BINDIR      ?= $(PREFIX)/bin
+LUA_CMODULE_DIR ?= $(PREFIX)/lib/lua/$(LUA_VERSION)
+LUA_MODULE_DIR  ?= $(PREFIX)/share/lua/$(LUA_VERSION)
+
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+PKG_CONFIG ?= pkg-config
+LUA_PC  := lua$(LUA_VERSION)
+LUA_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(LUA_PC) 2>/dev/null || echo -I/usr/include/lua$(LUA_VERSION))
+LUA_LIBS   = $(shell $(PKG_CONFIG) --libs $(LUA_PC) 2>/dev/null || echo -llua$(LUA_VERSION))
+
+WARN := -std=c11 -Wall -Wextra -Werror -pedantic -Wshadow -Wmissing-prototypes \
+        -Wstrict-prototypes -Wpointer-arith -Wcast-qual -Wvla
+ALL_CFLAGS = $(WARN) -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(LUA_CFLAGS) $(CPPFLAGS) $(CFLAGS)
+
+# Build products live in $(B); bin/magma is the host program.
+B       ?= build
+BIN     ?= bin/magma
+LIB_SRC := src/mwfr.c src/json.c src/lmagma.c src/ljson.c
+LIB_HDR := $(wildcard src/*.h)
+LUA_SRC := $(shell find lua -name '*.lua')
+
+.PHONY: all deps test spec asan run bench install uninstall fuzz format format-check clean
+
+all: $(BIN) $(B)/magma/core.so
+
+deps:
+	@scripts/install-deps
+
+$(B)/pic/%.o: src/%.c $(LIB_HDR) | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -fPIC -c $< -o $@
+
+$(B)/obj/%.o: src/%.c $(LIB_HDR) | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+# The C module links no liblua: the host interpreter provides the symbols.
+$(B)/magma/core.so: $(patsubst src/%.c,$(B)/pic/%.o,$(LIB_SRC))
+	@mkdir -p $(dir $@)
+	$(CC) -shared $(CFLAGS) $(LDFLAGS) -o $@ $^
+
+# The host links liblua and exports its symbols (-Wl,-E) for C modules loaded by scripts.
+$(BIN): $(patsubst src/%.c,$(B)/obj/%.o,$(LIB_SRC) src/main.c)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -Wl,-E -o $@ $^ $(LUA_LIBS) -lm
+
+# Specs run twice over: under lua5.4 with the C module (the embedding case), and the
+# command-line specs spawn bin/magma. MAGMA_BIN tells the specs which host to spawn.
+SPEC_ENV = LUA_PATH='lua/?.lua;lua/?/init.lua;spec/?.lua;;' LUA_CPATH='$(B)/?.so;;' MAGMA_BIN=$(BIN)
+BUSTED  ?= /usr/bin/busted
+
+test: deps all
+	$(SPEC_ENV) lua$(LUA_VERSION) $(BUSTED) --output=utfTerminal spec
+
+# The sanitizer build: the same specs, run by a sanitized bin/magma (which has the core
+# linked in, so every spec exercises instrumented code).
+ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+asan: deps
+	$(MAKE) --no-print-directory B=build/asan BIN=build/asan/bin/magma CFLAGS='$(ASAN_FLAGS)' \
+		LDFLAGS='-fsanitize=address,undefined' build/asan/bin/magma
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	LUA_PATH='lua/?.lua;lua/?/init.lua;spec/?.lua;;' MAGMA_BIN=build/asan/bin/magma \
+		build/asan/bin/magma $(BUSTED) --output=utfTerminal spec
+
+run: deps all
+	$(BIN) scripts/example.lua spec/fixtures/CGAP_WGS_trio.run.json
+
+bench: deps all
+	$(BIN) bench/run.lua
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LUA_CMODULE_DIR)/magma $(DESTDIR)$(LUA_MODULE_DIR)
+	install -m 755 $(BIN) $(DESTDIR)$(BINDIR)/magma
+	install -m 755 $(B)/magma/core.so $(DESTDIR)$(LUA_CMODULE_DIR)/magma/core.so
+	cd lua && find magma -name '*.lua' -exec install -D -m 644 {} $(DESTDIR)$(LUA_MODULE_DIR)/{} \;
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/magma $(DESTDIR)$(LUA_CMODULE_DIR)/magma/core.so
+	rm -rf $(DESTDIR)$(LUA_MODULE_DIR)/magma
+
+format:
+	clang-format -i src/*.c src/*.h $(wildcard fuzz/*.c)
+
+format-check:
+	clang-format --dry-run --Werror src/*.c src/*.h $(wildcard fuzz/*.c)
+
+clean:
+	rm -rf build bin

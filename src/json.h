@@ -1,0 +1,45 @@
+/*
+ * Lossless, order-keeping JSON <-> Lua values (see DESIGN.md, "JSON").
+ *
+ * Representation in Lua:
+ *   null     -> json null: lightuserdata NULL (the same value as cjson.null)
+ *   integers -> Lua integers (64-bit; an integer literal out of range decodes as a float)
+ *   floats   -> Lua floats ("1.0" stays a float, "1" an integer)
+ *   arrays   -> tables whose metatable is the shared array metatable (registry
+ *               MJSON_ARRAY_MT, __name = "magma.json.array")
+ *   objects  -> tables whose metatable is a shared "shape": one per distinct key sequence,
+ *               interned; shape[1..n] are the keys in document order, __name is
+ *               "magma.json.object". Keys not in the shape are encoded after the shape's
+ *               keys, in sorted order.
+ *   A table without one of these metatables is encoded as an array when it is a non-empty
+ *   sequence, else as an object with sorted keys.
+ */
+#ifndef MAGMA_JSON_H
+#define MAGMA_JSON_H
+
+#include <stddef.h>
+
+#include "lua.h"
+
+#define MJSON_ARRAY_MT "magma.json.array"
+#define MJSON_OBJECT_NAME "magma.json.object"
+
+/* Pushes the value decoded from s[0..len) and returns 1; or pushes an error message
+ * ("line L, column C (byte B): ...") and returns 0. Raises only on memory errors. */
+int mjson_decode(lua_State *L, const char *s, size_t len);
+
+/* Encodes the value at idx. indent < 0: compact; else pretty with that many spaces.
+ * Pushes the text and returns 1, or pushes an error message and returns 0. */
+int mjson_encode(lua_State *L, int idx, int indent);
+
+/* Pushes the shared array metatable (creating it on first use). */
+void mjson_push_array_mt(lua_State *L);
+
+/* 1 when the value at idx is a table carrying the array metatable or an object shape. */
+int mjson_is_array(lua_State *L, int idx);
+int mjson_is_object(lua_State *L, int idx);
+
+/* Pushes the table "magma.json": decode, encode, null, array, object, ... */
+int mjson_open(lua_State *L);
+
+#endif
