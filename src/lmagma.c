@@ -7,8 +7,9 @@
  *   1  the document: a table of the top-level keys; doc.workflow_runs is the list of shard
  *      records (Lua tables) in document order, record k+1 being shard k of the core
  *   2  that same list of records (one lookup less on every attribute access)
- *   3  WorkflowRun userdata by shard number + 1 (weak values: the same shard gives the
- *      same userdata for as long as anything holds it)
+ *   3  WorkflowRun userdata by shard number + 1, made on first use and kept with the run
+ *      (so the same shard always gives the same userdata, and loops that ask for the same
+ *      shards round after round allocate nothing)
  *   4  the `runs` proxy (magma.Runs), made on first use
  * The core keeps identity, statuses and the dependency graph; the records keep every
  * other key, and their `status` and `dependencies` are kept equal to the core's.
@@ -130,41 +131,30 @@ static void new_list(lua_State *L, int narr)
     lua_setmetatable(L, -2);
 }
 
-/* Deep copy of the value at idx, pushed. Tables keep their metatable (shared, so that json
- * arrays and object shapes survive); `seen` (a table at seen_idx) maps originals to copies,
- * so shared subtables stay shared and cycles end. */
-static void deepcopy(lua_State *L, int idx, int seen_idx, int depth)
+/* Pushes a deep copy of the value at idx. Tables keep their metatable (shared, so that json
+ * arrays and object shapes survive). Documents are trees: a table reached twice is copied
+ * twice, and a cycle ends in the nesting limit's error. */
+#define MAX_DEPTH 1000
+static void deepcopy(lua_State *L, int idx, int depth)
 {
     if (lua_type(L, idx) != LUA_TTABLE) {
         lua_pushvalue(L, idx);
         return;
     }
-    if (depth > 1000) luaL_error(L, "table nested too deeply (over 1000 levels)");
+    if (depth > MAX_DEPTH)
+        luaL_error(L, "table nested more than %d levels deep (or a cycle)", MAX_DEPTH);
     luaL_checkstack(L, 6, "table nested too deeply");
     idx = lua_absindex(L, idx);
-    lua_pushvalue(L, idx);
-    if (lua_rawget(L, seen_idx) != LUA_TNIL) return;
-    lua_pop(L, 1);
-    lua_createtable(L, (int)lua_rawlen(L, idx), 0);
-    lua_pushvalue(L, idx);
-    lua_pushvalue(L, -2);
-    lua_rawset(L, seen_idx);
+    lua_Unsigned narr = lua_rawlen(L, idx);
+    lua_createtable(L, narr > INT32_MAX ? 0 : (int)narr, narr ? 0 : 4);
     lua_pushnil(L);
     while (lua_next(L, idx)) {
-        deepcopy(L, -2, seen_idx, depth + 1);
-        deepcopy(L, -2, seen_idx, depth + 1);
+        lua_pushvalue(L, -2);
+        deepcopy(L, -2, depth + 1);
         lua_rawset(L, -5);
         lua_pop(L, 1);
     }
     if (lua_getmetatable(L, idx)) lua_setmetatable(L, -2);
-}
-
-static void push_deepcopy(lua_State *L, int idx)
-{
-    idx = lua_absindex(L, idx);
-    lua_newtable(L);
-    deepcopy(L, idx, lua_gettop(L), 0);
-    lua_remove(L, -2);
 }
 
 /* ---------------------------------------------------------------- construction */
@@ -213,27 +203,38 @@ static mwfr_str record_string(lua_State *L, lua_Integer i, int rec, const char *
 }
 
 /* Checks that the value at idx (a record's dependencies) is absent, null or a list of
- * strings; fills *out (scratch pushed on the stack) and returns the count. */
-static size_t check_deps(lua_State *L, int idx, mwfr_str **out, const char *where)
+ * strings; fills *out (scratch pushed on the stack) and returns the count. On error, the
+ * message names the place: `where` when given, else record `rec` (number i) of the list. */
+static size_t check_deps(lua_State *L, int idx, mwfr_str **out, const char *where,
+                         lua_Integer i, int rec)
 {
     idx = lua_absindex(L, idx);
     if (lua_isnoneornil(L, idx) || is_null(L, idx)) {
         *out = scratch(L, 0);
         return 0;
     }
-    if (!is_list(L, idx))
-        luaL_error(L, "JSON validation error: %s: key \"dependencies\" must be a list of "
-                      "strings, got %s",
-                   where, typename_of(L, idx));
-    size_t n = lua_rawlen(L, idx);
-    if (n > ((size_t)-1) / sizeof(mwfr_str)) luaL_error(L, "not enough memory");
-    *out = scratch(L, n * sizeof(mwfr_str));
-    for (size_t k = 0; k < n; k++) {
-        if (lua_rawgeti(L, idx, (lua_Integer)k + 1) != LUA_TSTRING)
-            luaL_error(L, "JSON validation error: %s: dependencies[%d] must be a string, got %s",
-                       where, (int)k + 1, typename_of(L, -1));
-        (*out)[k] = tostr(L, -1);
-        lua_pop(L, 1); /* still referenced by the list */
+    const char *bad = NULL;
+    size_t n = 0;
+    if (!is_list(L, idx)) {
+        bad = lua_pushfstring(L, "key \"dependencies\" must be a list of strings, got %s",
+                              typename_of(L, idx));
+    } else {
+        n = lua_rawlen(L, idx);
+        if (n > ((size_t)-1) / sizeof(mwfr_str)) luaL_error(L, "not enough memory");
+        *out = scratch(L, n * sizeof(mwfr_str));
+        for (size_t k = 0; k < n && bad == NULL; k++) {
+            if (lua_rawgeti(L, idx, (lua_Integer)k + 1) == LUA_TSTRING) {
+                (*out)[k] = tostr(L, -1); /* still referenced by the list */
+                lua_pop(L, 1);
+            } else {
+                bad = lua_pushfstring(L, "dependencies[%d] must be a string, got %s", (int)k + 1,
+                                      typename_of(L, -1));
+            }
+        }
+    }
+    if (bad != NULL) {
+        if (where == NULL) where = push_where(L, i, rec);
+        luaL_error(L, "JSON validation error: %s: %s", where, bad);
     }
     return n;
 }
@@ -281,17 +282,16 @@ static void build_run(lua_State *L, int doc_idx)
         mwfr_str name = record_string(L, (lua_Integer)i, rec, "name");
         mwfr_str shard = record_string(L, (lua_Integer)i, rec, "shard");
         mwfr_str status = record_string(L, (lua_Integer)i, rec, "status");
-        const char *where = push_where(L, (lua_Integer)i, rec);
         lua_getfield(L, rec, "dependencies");
         mwfr_str *deps;
-        size_t ndeps = check_deps(L, -1, &deps, where);
+        size_t ndeps = check_deps(L, -1, &deps, NULL, (lua_Integer)i, rec);
         uint32_t code = mwfr_status_code(r->core, status);
         if (code == MWFR_NONE) luaL_error(L, "not enough memory");
         uint32_t id;
         int rc = mwfr_add_shard(r->core, name, shard, code, deps, ndeps, &id);
         if (rc == MWFR_EDUP)
-            luaL_error(L, "JSON validation error: %s: duplicate shard_name \"%s:%s\"", where,
-                       name.s, shard.s);
+            luaL_error(L, "JSON validation error: %s: duplicate shard_name \"%s:%s\"",
+                       push_where(L, (lua_Integer)i, rec), name.s, shard.s);
         core_check(L, rc);
         lua_settop(L, top);
     }
@@ -301,11 +301,7 @@ static void build_run(lua_State *L, int doc_idx)
     lua_setiuservalue(L, run, UV_DOC);
     lua_pushvalue(L, recs);
     lua_setiuservalue(L, run, UV_RECORDS);
-    lua_newtable(L);
-    lua_createtable(L, 0, 1);
-    lua_pushliteral(L, "v");
-    lua_setfield(L, -2, "__mode");
-    lua_setmetatable(L, -2);
+    lua_createtable(L, (int)n, 0); /* an array part for every shard: no rehash as it fills */
     lua_setiuservalue(L, run, UV_CACHE);
     lua_remove(L, recs);
 }
@@ -314,7 +310,7 @@ static void build_run(lua_State *L, int doc_idx)
 static int l_new(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
-    push_deepcopy(L, 1);
+    deepcopy(L, 1, 0);
     build_run(L, -1);
     return 1;
 }
@@ -329,15 +325,10 @@ static void push_record(lua_State *L, int run, uint32_t id)
     lua_remove(L, -2);
 }
 
-/* Pushes the WorkflowRun userdata of shard id (the cached one when it exists). */
-static void push_wfr(lua_State *L, int run, uint32_t id)
+/* Pushes the WorkflowRun userdata of shard id, given the run's cache table at `cache`. */
+static void push_wfr_cached(lua_State *L, int run, int cache, uint32_t id)
 {
-    run = lua_absindex(L, run);
-    lua_getiuservalue(L, run, UV_CACHE);
-    if (lua_rawgeti(L, -1, (lua_Integer)id + 1) == LUA_TUSERDATA) {
-        lua_remove(L, -2);
-        return;
-    }
+    if (lua_rawgeti(L, cache, (lua_Integer)id + 1) == LUA_TUSERDATA) return;
     lua_pop(L, 1);
     lwfr *w = lua_newuserdatauv(L, sizeof *w, 1);
     w->id = id;
@@ -345,7 +336,15 @@ static void push_wfr(lua_State *L, int run, uint32_t id)
     lua_pushvalue(L, run);
     lua_setiuservalue(L, -2, 1);
     lua_pushvalue(L, -1);
-    lua_rawseti(L, -3, (lua_Integer)id + 1);
+    lua_rawseti(L, cache, (lua_Integer)id + 1);
+}
+
+/* Pushes the WorkflowRun userdata of shard id. */
+static void push_wfr(lua_State *L, int run, uint32_t id)
+{
+    run = lua_absindex(L, run);
+    lua_getiuservalue(L, run, UV_CACHE);
+    push_wfr_cached(L, run, lua_gettop(L), id);
     lua_remove(L, -2);
 }
 
@@ -385,7 +384,7 @@ static void set_attribute(lua_State *L, int run, lrun *r, uint32_t id, int k_idx
     } else if (strcmp(k, "dependencies") == 0) {
         const char *where = lua_pushfstring(L, "shard \"%s\"", sn.s);
         mwfr_str *deps;
-        size_t n = check_deps(L, v_idx, &deps, where);
+        size_t n = check_deps(L, v_idx, &deps, where, 0, 0);
         /* The record keeps a copy, so that changing the caller's list changes nothing. */
         if (lua_isnil(L, v_idx) || is_null(L, v_idx)) {
             lua_pushnil(L);
@@ -449,12 +448,14 @@ static int opt_reset_keys(lua_State *L, int idx)
 static int m_to_run(lua_State *L)
 {
     lrun *r = checkrun(L, 1);
+    lua_settop(L, 1);
+    lua_getiuservalue(L, 1, UV_CACHE);
     lua_createtable(L, (int)mwfr_nready(r->core), 0);
     lua_Integer k = 0;
     for (uint32_t id = mwfr_next_ready(r->core, 0); id != MWFR_NONE;
          id = mwfr_next_ready(r->core, id + 1)) {
-        push_wfr(L, 1, id);
-        lua_rawseti(L, -2, ++k);
+        push_wfr_cached(L, 1, 2, id);
+        lua_rawseti(L, 3, ++k);
     }
     return 1;
 }
@@ -462,12 +463,14 @@ static int m_to_run(lua_State *L)
 static int m_running(lua_State *L)
 {
     lrun *r = checkrun(L, 1);
+    lua_settop(L, 1);
+    lua_getiuservalue(L, 1, UV_CACHE);
     lua_createtable(L, (int)mwfr_count_status(r->core, MWFR_RUNNING), 0);
     lua_Integer k = 0;
     for (uint32_t id = mwfr_next_with_status(r->core, MWFR_RUNNING, 0); id != MWFR_NONE;
          id = mwfr_next_with_status(r->core, MWFR_RUNNING, id + 1)) {
-        push_wfr(L, 1, id);
-        lua_rawseti(L, -2, ++k);
+        push_wfr_cached(L, 1, 2, id);
+        lua_rawseti(L, 3, ++k);
     }
     return 1;
 }
@@ -487,7 +490,7 @@ static int m_update_attribute(lua_State *L)
 
 /* Pushes a fresh copy of shard id's record for runs_to_json: null values and empty output
  * and dependencies left out, as magma does. */
-static void push_record_json(lua_State *L, int run, uint32_t id, int seen)
+static void push_record_json(lua_State *L, int run, uint32_t id)
 {
     push_record(L, run, id);
     int rec = lua_gettop(L);
@@ -506,7 +509,7 @@ static void push_record_json(lua_State *L, int run, uint32_t id, int seen)
         }
         if (!drop) {
             lua_pushvalue(L, -2);
-            deepcopy(L, -2, seen, 1);
+            deepcopy(L, -2, 1);
             lua_rawset(L, out);
         }
         lua_pop(L, 1);
@@ -518,14 +521,11 @@ static void push_record_json(lua_State *L, int run, uint32_t id, int seen)
 static void push_runs_json(lua_State *L, int run, lrun *r)
 {
     uint32_t n = mwfr_count(r->core);
-    lua_newtable(L);
-    int seen = lua_gettop(L);
     new_list(L, (int)n);
     for (uint32_t id = 0; id < n; id++) {
-        push_record_json(L, run, id, seen);
+        push_record_json(L, run, id);
         lua_rawseti(L, -2, (lua_Integer)id + 1);
     }
-    lua_remove(L, seen);
 }
 
 static int m_runs_to_json(lua_State *L)
@@ -540,8 +540,6 @@ static int m_to_json(lua_State *L)
     lrun *r = checkrun(L, 1);
     lua_getiuservalue(L, 1, UV_DOC);
     int doc = lua_gettop(L);
-    lua_newtable(L);
-    int seen = lua_gettop(L);
     lua_createtable(L, 0, 8);
     int out = lua_gettop(L);
     lua_pushnil(L);
@@ -551,7 +549,7 @@ static int m_to_json(lua_State *L)
             push_runs_json(L, 1, r);
         } else {
             lua_pushvalue(L, -2);
-            deepcopy(L, -2, seen, 1);
+            deepcopy(L, -2, 1);
         }
         lua_rawset(L, out);
         lua_pop(L, 1);
