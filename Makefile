@@ -39,7 +39,7 @@ ALL_CFLAGS = $(WARN) -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(LUA_CFLAGS) $
 # Build products live in $(B); bin/magma is the host program.
 B       ?= build
 BIN     ?= bin/magma
-LIB_SRC := src/mwfr.c src/json.c src/lmagma.c src/ljson.c
+LIB_SRC := src/mwfr.c src/json.c src/lmagma.c src/ljson.c src/fileio.c
 LIB_HDR := $(wildcard src/*.h)
 LUA_SRC := $(shell find lua -name '*.lua')
 

@@ -11,19 +11,26 @@
  *      (so the same shard always gives the same userdata, and loops that ask for the same
  *      shards round after round allocate nothing)
  *   4  the `runs` proxy (magma.Runs), made on first use
+ *   5  the path the run was loaded from (magma.load), the default of run:save()
  * The core keeps identity, statuses and the dependency graph; the records keep every
  * other key, and their `status` and `dependencies` are kept equal to the core's.
  *
  * magma.WorkflowRun (struct lwfr: the shard number) has one user value: its
  * MetaWorkflowRun, which it keeps alive.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "lauxlib.h"
 #include "lua.h"
 
+#include "fileio.h"
 #include "json.h"
 #include "lmagma.h"
 #include "mwfr.h"
@@ -31,11 +38,14 @@
 #define RUN_MT "magma.MetaWorkflowRun"
 #define WFR_MT "magma.WorkflowRun"
 #define RUNS_MT "magma.Runs"
+#define LOCK_MT "magma.Lock"
 
-enum { UV_DOC = 1, UV_RECORDS, UV_CACHE, UV_RUNS, UV_COUNT = UV_RUNS };
+enum { UV_DOC = 1, UV_RECORDS, UV_CACHE, UV_RUNS, UV_PATH, UV_COUNT = UV_PATH };
 
 typedef struct {
-    mwfr *core; /* NULL once closed */
+    mwfr *core;        /* NULL once closed */
+    int indent;        /* how save() lays out the file: spaces, or -1 for compact */
+    int final_newline; /* whether save() ends the file with a newline */
 } lrun;
 
 typedef struct {
@@ -268,6 +278,8 @@ static void build_run(lua_State *L, int doc_idx)
     /* The userdata first, safe to collect (core NULL), then the core. */
     lrun *r = lua_newuserdatauv(L, sizeof *r, UV_COUNT);
     r->core = NULL;
+    r->indent = 2;
+    r->final_newline = 1;
     int run = lua_gettop(L);
     luaL_setmetatable(L, RUN_MT);
     r->core = mwfr_new((uint32_t)n);
@@ -908,6 +920,155 @@ static int w_tostring(lua_State *L)
     return 1;
 }
 
+/* ---------------------------------------------------------------- files */
+
+/* Pushes nil and "path: message" and returns 2: the way functions that touch files fail. */
+static int file_fail(lua_State *L, const char *path, const char *msg)
+{
+    lua_pushnil(L);
+    lua_pushfstring(L, "%s: %s", path, msg);
+    return 2;
+}
+
+/* The layout of a JSON text: the indentation of its first indented line (-1: none). */
+static int detect_indent(const char *s, size_t len)
+{
+    const char *nl = memchr(s, '\n', len);
+    if (nl == NULL) return -1;
+    int n = 0;
+    for (const char *p = nl + 1; p < s + len && *p == ' ' && n < 16; p++) n++;
+    return n > 0 ? n : 2;
+}
+
+static int build_protected(lua_State *L)
+{
+    build_run(L, 1);
+    return 1;
+}
+
+/* magma.load(path) -> run | nil, err. The decoded document becomes the run's own (no
+ * copy); save() writes it back laid out as the file was. */
+static int l_load(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    struct stat st;
+    if (stat(path, &st) != 0) return file_fail(L, path, strerror(errno));
+    if (S_ISDIR(st.st_mode)) return file_fail(L, path, "is a directory");
+    /* The buffer is a userdata, so nothing leaks if decoding raises; the file is opened
+     * only after it exists, and closed before anything else can raise. */
+    size_t size = (size_t)st.st_size;
+    char *buf = lua_newuserdatauv(L, size ? size : 1, 0);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return file_fail(L, path, strerror(errno));
+    size_t got = 0;
+    while (got < size) {
+        ssize_t n = read(fd, buf + got, size - got);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        got += (size_t)n;
+    }
+    int err = errno;
+    close(fd);
+    if (got < size) return file_fail(L, path, got ? "file shrank while being read" : strerror(err));
+    if (!mjson_decode(L, buf, size)) return file_fail(L, path, lua_tostring(L, -1));
+    lua_pushcfunction(L, build_protected);
+    lua_insert(L, -2);
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+        if (lua_type(L, -1) != LUA_TSTRING) lua_error(L); /* memory errors go on */
+        return file_fail(L, path, lua_tostring(L, -1));
+    }
+    lrun *r = lua_touserdata(L, -1);
+    r->indent = detect_indent(buf, size);
+    r->final_newline = size > 0 && buf[size - 1] == '\n';
+    lua_pushvalue(L, 1);
+    lua_setiuservalue(L, -2, UV_PATH);
+    return 1;
+}
+
+/* run:save([path[, {indent = n}]]) -> true | nil, err. Atomic: the file is replaced only
+ * once the whole new content is written and synced. */
+static int m_save(lua_State *L)
+{
+    lrun *r = checkrun(L, 1);
+    int indent = r->indent;
+    if (!lua_isnoneornil(L, 3)) {
+        luaL_checktype(L, 3, LUA_TTABLE);
+        if (lua_getfield(L, 3, "indent") != LUA_TNIL) {
+            lua_Integer n = luaL_checkinteger(L, -1);
+            luaL_argcheck(L, n >= -1 && n <= 16, 3, "indent must be -1 (compact) to 16");
+            indent = (int)n;
+        }
+        lua_pop(L, 1);
+    }
+    if (lua_isnoneornil(L, 2)) {
+        lua_getiuservalue(L, 1, UV_PATH);
+        if (lua_type(L, -1) != LUA_TSTRING)
+            return luaL_argerror(L, 2, "path expected (this run was not loaded from a file)");
+        lua_replace(L, 2);
+    }
+    const char *path = luaL_checkstring(L, 2);
+    lua_getiuservalue(L, 1, UV_DOC);
+    if (!mjson_encode(L, -1, indent)) return file_fail(L, path, lua_tostring(L, -1));
+    if (r->final_newline) {
+        lua_pushliteral(L, "\n");
+        lua_concat(L, 2);
+    }
+    size_t len;
+    const char *text = lua_tolstring(L, -1, &len);
+    char err[512];
+    if (mfile_write_atomic(path, text, len, err, sizeof err) != 0) return file_fail(L, path, err);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* magma.lock(path[, wait_seconds]) -> lock | nil, err: an exclusive advisory lock on
+ * path .. ".lock", held until lock:unlock(), its collection or the end of its scope. */
+typedef struct {
+    int fd;
+} llock;
+
+static int l_lock(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    double wait = luaL_optnumber(L, 2, 0);
+    llock *k = lua_newuserdatauv(L, sizeof *k, 0);
+    k->fd = -1;
+    luaL_setmetatable(L, LOCK_MT);
+    const char *lockpath = lua_pushfstring(L, "%s.lock", path);
+    int rc = mfile_lock(lockpath, wait, &k->fd);
+    if (rc == EWOULDBLOCK) {
+        lua_pushnil(L);
+        lua_pushfstring(L, "%s: locked by another process (waited %f s; see %s)", path, wait,
+                        lockpath);
+        return 2;
+    }
+    if (rc != 0) return file_fail(L, lockpath, strerror(rc));
+    lua_pop(L, 1);
+    return 1;
+}
+
+static int lock_unlock(lua_State *L)
+{
+    llock *k = luaL_checkudata(L, 1, LOCK_MT);
+    if (k->fd >= 0) close(k->fd); /* closing the descriptor releases the flock */
+    k->fd = -1;
+    return 0;
+}
+
+static int lock_tostring(lua_State *L)
+{
+    llock *k = luaL_checkudata(L, 1, LOCK_MT);
+    lua_pushfstring(L, "magma.Lock (%s): %p", k->fd >= 0 ? "held" : "released",
+                    lua_topointer(L, 1));
+    return 1;
+}
+
+static const luaL_Reg lock_meta[] = {{"unlock", lock_unlock},
+                                     {"__gc", lock_unlock},
+                                     {"__close", lock_unlock},
+                                     {"__tostring", lock_tostring},
+                                     {NULL, NULL}};
+
 /* ---------------------------------------------------------------- module */
 
 static const luaL_Reg run_methods[] = {{"to_run", m_to_run},
@@ -921,6 +1082,7 @@ static const luaL_Reg run_methods[] = {{"to_run", m_to_run},
                                        {"validate", m_validate},
                                        {"counts", m_counts},
                                        {"steps", m_steps},
+                                       {"save", m_save},
                                        {NULL, NULL}};
 
 static const luaL_Reg run_meta[] = {
@@ -954,6 +1116,11 @@ static void createmeta(lua_State *L)
     luaL_newmetatable(L, RUNS_MT);
     luaL_setfuncs(L, runs_meta, 0);
     lua_pop(L, 1);
+    luaL_newmetatable(L, LOCK_MT);
+    luaL_setfuncs(L, lock_meta, 0);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 1);
 }
 
 int luaopen_magma_core(lua_State *L)
@@ -963,6 +1130,10 @@ int luaopen_magma_core(lua_State *L)
     lua_newtable(L);
     lua_pushcfunction(L, l_new);
     lua_setfield(L, -2, "MetaWorkflowRun");
+    lua_pushcfunction(L, l_load);
+    lua_setfield(L, -2, "load");
+    lua_pushcfunction(L, l_lock);
+    lua_setfield(L, -2, "lock");
     mjson_open(L);
     lua_setfield(L, -2, "json");
     lua_pushliteral(L, MAGMA_VERSION);

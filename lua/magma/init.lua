@@ -1,11 +1,17 @@
--- magma: a run-state engine for MetaWorkflowRun documents.
+-- magma: a run-state engine for MetaWorkflowRun documents (see README.md, "API").
 local core = require "magma.core"
 
 local magma = {
   _VERSION = core._VERSION,
+  -- magma's object model: magma.metawflrun.MetaWorkflowRun(data)
   metawflrun = require "magma.metawflrun",
-  json = core.json,
   MetaWorkflowRun = core.MetaWorkflowRun,
+  -- lossless, order-keeping JSON
+  json = core.json,
+  -- run files: magma.load(path) -> run | nil, err; run:save([path]) -> true | nil, err
+  load = core.load,
+  -- magma.lock(path[, wait_seconds]) -> lock | nil, err (flock on path .. ".lock")
+  lock = core.lock,
 }
 
 return magma
