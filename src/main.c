@@ -123,9 +123,9 @@ static void create_arg_table(lua_State *L, char **argv, int argc, int script)
 static int run_chunk(lua_State *L, int status, int nargs)
 {
     if (status == LUA_OK) {
-        lua_insert(L, -(nargs + 1));
-        status = docall(L, nargs, 0);
+        status = docall(L, nargs, 0); /* the chunk is below its nargs arguments */
     } else {
+        lua_insert(L, -(nargs + 1)); /* the message goes on top, for report() */
         lua_pop(L, nargs);
     }
     return report(L, status);
