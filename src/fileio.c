@@ -46,8 +46,7 @@ static int write_all(int fd, const char *data, size_t len)
     return 0;
 }
 
-int mfile_write_atomic(const char *path, const char *data, size_t len, char *errbuf,
-                       size_t errlen)
+int mfile_write_atomic(const char *path, const char *data, size_t len, char *errbuf, size_t errlen)
 {
     size_t plen = strlen(path);
     char *tmp = malloc(plen + 32);

@@ -11,8 +11,7 @@
  * written, fsync'ed and renamed over path, then the directory is fsync'ed. On any error the
  * temporary file is removed and path is untouched. A new file gets mode 0666 & ~umask; an
  * existing file keeps its mode. */
-int mfile_write_atomic(const char *path, const char *data, size_t len, char *errbuf,
-                       size_t errlen);
+int mfile_write_atomic(const char *path, const char *data, size_t len, char *errbuf, size_t errlen);
 
 /* Takes an exclusive flock on lockpath (created if needed), waiting up to wait_seconds
  * (0: do not wait; < 0: wait forever). On success *fd_out holds the lock until closed.

@@ -97,10 +97,17 @@ static uint32_t checkwfr(lua_State *L, int idx, mwfr **core)
 static void core_check(lua_State *L, int rc)
 {
     switch (rc) {
-    case MWFR_OK: return;
-    case MWFR_ENOMEM: luaL_error(L, "not enough memory"); break;
-    case MWFR_ELIMIT: luaL_error(L, "run too large: more than 2^31 shards or names"); break;
-    default: luaL_error(L, "internal error %d in the run core", rc); break;
+    case MWFR_OK:
+        return;
+    case MWFR_ENOMEM:
+        luaL_error(L, "not enough memory");
+        break;
+    case MWFR_ELIMIT:
+        luaL_error(L, "run too large: more than 2^31 shards or names");
+        break;
+    default:
+        luaL_error(L, "internal error %d in the run core", rc);
+        break;
     }
 }
 
@@ -178,7 +185,8 @@ static const char *push_where(lua_State *L, lua_Integer i, int rec)
     if (t == LUA_TSTRING && u == LUA_TSTRING)
         r = lua_pushfstring(L, "workflow_runs[%I] (shard \"%s:%s\")", i, lua_tostring(L, -2),
                             lua_tostring(L, -1));
-    else r = lua_pushfstring(L, "workflow_runs[%I]", i);
+    else
+        r = lua_pushfstring(L, "workflow_runs[%I]", i);
     lua_replace(L, -3);
     lua_pop(L, 1);
     return r;
@@ -205,8 +213,7 @@ static mwfr_str record_string(lua_State *L, lua_Integer i, int rec, const char *
     int t = lua_getfield(L, rec, key);
     if (t == LUA_TNIL) record_error(L, i, rec, "missing key \"%s\"%s", key, "");
     if (t != LUA_TSTRING)
-        record_error(L, i, rec, "key \"%s\" must be a string, got %s", key,
-                     typename_of(L, -1));
+        record_error(L, i, rec, "key \"%s\" must be a string, got %s", key, typename_of(L, -1));
     mwfr_str s = tostr(L, -1);
     lua_pop(L, 1); /* the string stays alive in the record */
     return s;
@@ -215,8 +222,8 @@ static mwfr_str record_string(lua_State *L, lua_Integer i, int rec, const char *
 /* Checks that the value at idx (a record's dependencies) is absent, null or a list of
  * strings; fills *out (scratch pushed on the stack) and returns the count. On error, the
  * message names the place: `where` when given, else record `rec` (number i) of the list. */
-static size_t check_deps(lua_State *L, int idx, mwfr_str **out, const char *where,
-                         lua_Integer i, int rec)
+static size_t check_deps(lua_State *L, int idx, mwfr_str **out, const char *where, lua_Integer i,
+                         int rec)
 {
     idx = lua_absindex(L, idx);
     if (lua_isnoneornil(L, idx) || is_null(L, idx)) {
@@ -447,9 +454,14 @@ static int opt_reset_keys(lua_State *L, int idx)
     if (lua_isnoneornil(L, idx)) return 0;
     luaL_argexpected(L, lua_type(L, idx) == LUA_TTABLE, idx, "list of keys");
     lua_Integer n = (lua_Integer)lua_rawlen(L, idx);
+    static const char *const kept[] = {"name",   "shard",        "shard_name",
+                                       "status", "dependencies", NULL};
     for (lua_Integer i = 1; i <= n; i++) {
         if (lua_rawgeti(L, idx, i) != LUA_TSTRING)
             luaL_argerror(L, idx, "reset keys must be strings");
+        for (const char *const *k = kept; *k; k++)
+            if (strcmp(lua_tostring(L, -1), *k) == 0)
+                luaL_argerror(L, idx, lua_pushfstring(L, "a reset cannot remove key \"%s\"", *k));
         lua_pop(L, 1);
     }
     return idx;
@@ -626,8 +638,8 @@ static int m_validate(lua_State *L)
             lua_setfield(L, -2, "shard");
             pushstr(L, dn);
             lua_setfield(L, -2, "dependency");
-            lua_pushfstring(L, "shard \"%s\": dependency \"%s\" is not a shard of this run",
-                            sn.s, dn.s);
+            lua_pushfstring(L, "shard \"%s\": dependency \"%s\" is not a shard of this run", sn.s,
+                            dn.s);
             lua_setfield(L, -2, "message");
             lua_rawseti(L, problems, ++np);
         }
@@ -727,8 +739,8 @@ static int m_tostring(lua_State *L)
     }
     lua_getiuservalue(L, 1, UV_DOC);
     lua_getfield(L, -1, "final_status");
-    lua_pushfstring(L, "MetaWorkflowRun (%d shards, final_status %s): %p",
-                    (int)mwfr_count(r->core), lua_tostring(L, -1), lua_topointer(L, 1));
+    lua_pushfstring(L, "MetaWorkflowRun (%d shards, final_status %s): %p", (int)mwfr_count(r->core),
+                    lua_tostring(L, -1), lua_topointer(L, 1));
     return 1;
 }
 
@@ -770,8 +782,9 @@ static int m_newindex(lua_State *L)
     checkrun(L, 1);
     const char *k = luaL_checkstring(L, 2);
     if (strcmp(k, "runs") == 0 || strcmp(k, "workflow_runs") == 0)
-        return luaL_error(L, "MetaWorkflowRun: \"%s\" is read-only (change shards with "
-                             "update_attribute)",
+        return luaL_error(L,
+                          "MetaWorkflowRun: \"%s\" is read-only (change shards with "
+                          "update_attribute)",
                           k);
     lua_pushvalue(L, 2);
     if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL)
@@ -878,10 +891,14 @@ static int w_index(lua_State *L)
     uint32_t id = checkwfr(L, 1, &m);
     if (lua_type(L, 2) != LUA_TSTRING) return 0;
     const char *k = lua_tostring(L, 2);
-    if (strcmp(k, "name") == 0) pushstr(L, mwfr_name(m, id));
-    else if (strcmp(k, "shard") == 0) pushstr(L, mwfr_shard(m, id));
-    else if (strcmp(k, "shard_name") == 0) pushstr(L, mwfr_shard_name(m, id));
-    else if (strcmp(k, "status") == 0) pushstr(L, mwfr_status_str(m, mwfr_status(m, id)));
+    if (strcmp(k, "name") == 0)
+        pushstr(L, mwfr_name(m, id));
+    else if (strcmp(k, "shard") == 0)
+        pushstr(L, mwfr_shard(m, id));
+    else if (strcmp(k, "shard_name") == 0)
+        pushstr(L, mwfr_shard_name(m, id));
+    else if (strcmp(k, "status") == 0)
+        pushstr(L, mwfr_status_str(m, mwfr_status(m, id)));
     else if (strcmp(k, "dependencies") == 0) {
         /* A fresh list: the graph changes only through update_attribute. */
         uint32_t n;
@@ -1088,13 +1105,11 @@ static const luaL_Reg run_methods[] = {{"to_run", m_to_run},
 static const luaL_Reg run_meta[] = {
     {"__gc", m_gc}, {"__close", m_gc}, {"__tostring", m_tostring}, {"__len", m_len}, {NULL, NULL}};
 
-static const luaL_Reg wfr_meta[] = {{"__index", w_index},
-                                    {"__newindex", w_newindex},
-                                    {"__tostring", w_tostring},
-                                    {NULL, NULL}};
+static const luaL_Reg wfr_meta[] = {
+    {"__index", w_index}, {"__newindex", w_newindex}, {"__tostring", w_tostring}, {NULL, NULL}};
 
-static const luaL_Reg runs_meta[] = {{"__index", runs_index},   {"__newindex", runs_newindex},
-                                     {"__len", runs_len},       {"__pairs", runs_pairs},
+static const luaL_Reg runs_meta[] = {{"__index", runs_index},       {"__newindex", runs_newindex},
+                                     {"__len", runs_len},           {"__pairs", runs_pairs},
                                      {"__tostring", runs_tostring}, {NULL, NULL}};
 
 static void createmeta(lua_State *L)

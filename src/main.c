@@ -81,8 +81,10 @@ static void exe_dir(char *buf, size_t size)
     }
     buf[n] = '\0';
     char *slash = strrchr(buf, '/');
-    if (slash) *slash = '\0';
-    else buf[0] = '\0';
+    if (slash)
+        *slash = '\0';
+    else
+        buf[0] = '\0';
 }
 
 /* Put the in-tree (bin/../lua) and installed (bin/../share/lua/5.4) locations of the magma
@@ -97,8 +99,7 @@ static void setup_paths(lua_State *L)
         lua_pushfstring(L,
                         "%s/../lua/?.lua;%s/../lua/?/init.lua;"
                         "%s/../share/lua/" LUA_VERSION_MAJOR "." LUA_VERSION_MINOR "/?.lua;"
-                        "%s/../share/lua/" LUA_VERSION_MAJOR "." LUA_VERSION_MINOR
-                        "/?/init.lua;%s",
+                        "%s/../share/lua/" LUA_VERSION_MAJOR "." LUA_VERSION_MINOR "/?/init.lua;%s",
                         dir, dir, dir, dir, lua_tostring(L, -1));
         lua_setfield(L, -3, "path");
         lua_pop(L, 1);

@@ -406,11 +406,11 @@ void mwfr_free(mwfr *m)
     free(m);
 }
 
-#define GROW(ptr, cap_needed)                                                                  \
-    do {                                                                                       \
-        void *np_ = realloc((ptr), (size_t)(cap_needed) * sizeof *(ptr));                      \
-        if (np_ == NULL) return MWFR_ENOMEM;                                                   \
-        (ptr) = np_;                                                                           \
+#define GROW(ptr, cap_needed)                                                                      \
+    do {                                                                                           \
+        void *np_ = realloc((ptr), (size_t)(cap_needed) * sizeof *(ptr));                          \
+        if (np_ == NULL) return MWFR_ENOMEM;                                                       \
+        (ptr) = np_;                                                                               \
     } while (0)
 
 static int grow_shards(mwfr *m)
@@ -530,13 +530,20 @@ static bool rule_holds(mwfr_rule r, uint32_t n, uint32_t c, uint32_t f, uint32_t
 {
     if (n == 0) return true;
     switch (r) {
-    case MWFR_ALL_SUCCESS: return c == n;
-    case MWFR_ALL_DONE: return d == n;
-    case MWFR_ALL_FAILED: return f == n;
-    case MWFR_ONE_SUCCESS: return c > 0;
-    case MWFR_ONE_FAILED: return f > 0;
-    case MWFR_NONE_FAILED: return f == 0 && d == n;
-    default: return false;
+    case MWFR_ALL_SUCCESS:
+        return c == n;
+    case MWFR_ALL_DONE:
+        return d == n;
+    case MWFR_ALL_FAILED:
+        return f == n;
+    case MWFR_ONE_SUCCESS:
+        return c > 0;
+    case MWFR_ONE_FAILED:
+        return f > 0;
+    case MWFR_NONE_FAILED:
+        return f == 0 && d == n;
+    default:
+        return false;
     }
 }
 
@@ -545,8 +552,10 @@ static void refresh_ready(mwfr *m, uint32_t id)
     bool ready = m->status[id] == MWFR_PENDING &&
                  rule_holds((mwfr_rule)m->rule[id], m->deps[id].len, m->dep_completed[id],
                             m->dep_failed[id], m->dep_done[id]);
-    if (ready) hb_set(&m->ready, id);
-    else hb_clear(&m->ready, id);
+    if (ready)
+        hb_set(&m->ready, id);
+    else
+        hb_clear(&m->ready, id);
 }
 
 /* Recounts shard id's dependency counters from its list. */
@@ -707,8 +716,7 @@ uint32_t mwfr_step_count(const mwfr *m, uint32_t step, uint32_t status)
 uint32_t mwfr_status_code(mwfr *m, mwfr_str st)
 {
     for (uint32_t i = 0; i < MWFR_NKNOWN; i++)
-        if (st.len == known_status[i].len && memcmp(st.s, known_status[i].s, st.len) == 0)
-            return i;
+        if (st.len == known_status[i].len && memcmp(st.s, known_status[i].s, st.len) == 0) return i;
     if (m->nother == m->other_cap) { /* room first, so that a new entry always fits */
         if (m->other_cap >= MWFR_MISSING_BIT) return MWFR_NONE;
         uint32_t ncap = m->other_cap ? m->other_cap * 2 : 8;

@@ -23,13 +23,7 @@
 typedef struct mwfr mwfr;
 
 /* Status codes: the four statuses magma knows, then interned codes for any other string. */
-enum {
-    MWFR_PENDING = 0,
-    MWFR_RUNNING = 1,
-    MWFR_COMPLETED = 2,
-    MWFR_FAILED = 3,
-    MWFR_NKNOWN = 4
-};
+enum { MWFR_PENDING = 0, MWFR_RUNNING = 1, MWFR_COMPLETED = 2, MWFR_FAILED = 3, MWFR_NKNOWN = 4 };
 
 /* Trigger rules: when a pending shard is ready, from the statuses of its dependencies.
  * A shard without dependencies is ready under every rule. */
@@ -74,8 +68,8 @@ mwfr *mwfr_new(uint32_t shards_hint);
 void mwfr_free(mwfr *m);
 
 /* Building. Shards are numbered in the order they are added. */
-int mwfr_add_shard(mwfr *m, mwfr_str name, mwfr_str shard, uint32_t status,
-                   const mwfr_str *deps, size_t ndeps, uint32_t *id_out);
+int mwfr_add_shard(mwfr *m, mwfr_str name, mwfr_str shard, uint32_t status, const mwfr_str *deps,
+                   size_t ndeps, uint32_t *id_out);
 int mwfr_finish(mwfr *m);
 
 /* Names. */
