@@ -722,6 +722,196 @@ static int m_steps(lua_State *L)
     return 1;
 }
 
+/* ---------------------------------------------------------------- engine methods
+ * Beyond magma's API: what policies need to stay O(changes) per round. Shard positions
+ * are 1-based document order (the i-th record of workflow_runs). */
+
+static const char *const rule_names[] = {"all_success", "all_done",    "all_failed", "one_success",
+                                         "one_failed",  "none_failed", NULL};
+
+/* The shard named by the string at idx, or raises naming it. */
+static uint32_t check_shard(lua_State *L, lrun *r, int idx)
+{
+    luaL_checkstring(L, idx);
+    uint32_t id = lookup_shard(L, r, idx);
+    if (id == MWFR_NONE) luaL_error(L, "unknown shard_name \"%s\"", lua_tostring(L, idx));
+    return id;
+}
+
+/* The step named by the string at idx, or raises naming it. */
+static uint32_t check_step(lua_State *L, lrun *r, int idx)
+{
+    size_t len;
+    const char *name = luaL_checklstring(L, idx, &len);
+    uint32_t step = mwfr_step_lookup(r->core, (mwfr_str){name, len});
+    if (step == MWFR_NONE) luaL_error(L, "unknown step \"%s\"", name);
+    return step;
+}
+
+/* Status code of the string at idx, without interning a new one (MWFR_NONE if unseen). */
+static uint32_t status_of_arg(lua_State *L, lrun *r, int idx)
+{
+    mwfr_str st;
+    st.s = luaL_checklstring(L, idx, &st.len);
+    for (uint32_t c = 0; c < MWFR_NKNOWN; c++) {
+        mwfr_str k = mwfr_status_str(r->core, c);
+        if (k.len == st.len && memcmp(k.s, st.s, st.len) == 0) return c;
+    }
+    return mwfr_status_code(r->core, st);
+}
+
+/* run:set_trigger(rule[, step]): the trigger rule of every shard of step (or of the run). */
+static int m_set_trigger(lua_State *L)
+{
+    lrun *r = checkrun(L, 1);
+    mwfr_rule rule = (mwfr_rule)luaL_checkoption(L, 2, NULL, rule_names);
+    if (lua_isnoneornil(L, 3)) {
+        uint32_t n = mwfr_count(r->core);
+        for (uint32_t id = 0; id < n; id++) mwfr_set_rule(r->core, id, rule);
+    } else {
+        uint32_t count;
+        const uint32_t *ids = mwfr_step_shards(r->core, check_step(L, r, 3), &count);
+        for (uint32_t i = 0; i < count; i++) mwfr_set_rule(r->core, ids[i], rule);
+    }
+    return 0;
+}
+
+/* run:trigger(shard_name) -> the shard's rule name. */
+static int m_trigger(lua_State *L)
+{
+    lrun *r = checkrun(L, 1);
+    lua_pushstring(L, rule_names[mwfr_get_rule(r->core, check_shard(L, r, 2))]);
+    return 1;
+}
+
+/* run:next_ready([i]) -> i, wfr: the first ready shard at position >= i (default 1), or
+ * nil. Walks the ready set in document order at O(log n) a step. */
+static int m_next_ready(lua_State *L)
+{
+    lrun *r = checkrun(L, 1);
+    lua_Integer i = luaL_optinteger(L, 2, 1);
+    uint32_t id = i < 1 ? 0 : i > (lua_Integer)MWFR_NONE ? MWFR_NONE : (uint32_t)(i - 1);
+    id = mwfr_next_ready(r->core, id);
+    if (id == MWFR_NONE) return 0;
+    lua_pushinteger(L, (lua_Integer)id + 1);
+    push_wfr(L, 1, id);
+    return 2;
+}
+
+/* run:next_with_status(status[, i]) -> i, wfr: as next_ready, for shards with one of the
+ * four known statuses. */
+static int m_next_with_status(lua_State *L)
+{
+    lrun *r = checkrun(L, 1);
+    static const char *const known[] = {"pending", "running", "completed", "failed", NULL};
+    uint32_t code = (uint32_t)luaL_checkoption(L, 2, NULL, known);
+    lua_Integer i = luaL_optinteger(L, 3, 1);
+    uint32_t id = i < 1 ? 0 : i > (lua_Integer)MWFR_NONE ? MWFR_NONE : (uint32_t)(i - 1);
+    id = mwfr_next_with_status(r->core, code, id);
+    if (id == MWFR_NONE) return 0;
+    lua_pushinteger(L, (lua_Integer)id + 1);
+    push_wfr(L, 1, id);
+    return 2;
+}
+
+/* run:count(status[, step]) -> shards with that status (in that step). O(1). */
+static int m_count(lua_State *L)
+{
+    lrun *r = checkrun(L, 1);
+    uint32_t code = status_of_arg(L, r, 2);
+    if (code == MWFR_NONE) return luaL_error(L, "not enough memory");
+    lua_Integer n = 0;
+    if (lua_isnoneornil(L, 3)) {
+        if (code < MWFR_NKNOWN)
+            n = mwfr_count_status(r->core, code);
+        else {
+            for (uint32_t id = 0, total = mwfr_count(r->core); id < total; id++)
+                n += mwfr_status(r->core, id) == code;
+        }
+    } else {
+        uint32_t step = check_step(L, r, 3);
+        if (code < MWFR_NKNOWN)
+            n = mwfr_step_count(r->core, step, code);
+        else {
+            uint32_t count;
+            const uint32_t *ids = mwfr_step_shards(r->core, step, &count);
+            for (uint32_t i = 0; i < count; i++) n += mwfr_status(r->core, ids[i]) == code;
+        }
+    }
+    lua_pushinteger(L, n);
+    return 1;
+}
+
+/* run:ready_count() -> how many shards to_run() would give. O(1). */
+static int m_ready_count(lua_State *L)
+{
+    lrun *r = checkrun(L, 1);
+    lua_pushinteger(L, mwfr_nready(r->core));
+    return 1;
+}
+
+/* run:index(shard_name) -> the shard's position in document order, or nil. */
+static int m_index_of(lua_State *L)
+{
+    lrun *r = checkrun(L, 1);
+    luaL_checkstring(L, 2);
+    uint32_t id = lookup_shard(L, r, 2);
+    if (id == MWFR_NONE) return 0;
+    lua_pushinteger(L, (lua_Integer)id + 1);
+    return 1;
+}
+
+/* run:shard_at(i) -> the WorkflowRun at position i, or nil. */
+static int m_shard_at(lua_State *L)
+{
+    lrun *r = checkrun(L, 1);
+    lua_Integer i = luaL_checkinteger(L, 2);
+    if (i < 1 || i > (lua_Integer)mwfr_count(r->core)) return 0;
+    push_wfr(L, 1, (uint32_t)(i - 1));
+    return 1;
+}
+
+/* run:dependents(shard_name) -> list of the WorkflowRuns that depend on it directly. */
+static int m_dependents(lua_State *L)
+{
+    lrun *r = checkrun(L, 1);
+    uint32_t n;
+    const uint32_t *ids = mwfr_dependents(r->core, check_shard(L, r, 2), &n);
+    /* A shard listing the same dependency twice appears once (a set of the positions seen
+     * in a scratch table; the core's array stays valid: nothing here changes the graph). */
+    lua_createtable(L, (int)n, 0);
+    lua_createtable(L, 0, (int)n);
+    lua_Integer k = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (lua_rawgeti(L, -1, (lua_Integer)ids[i] + 1) != LUA_TNIL) {
+            lua_pop(L, 1);
+            continue;
+        }
+        lua_pop(L, 1);
+        lua_pushboolean(L, 1);
+        lua_rawseti(L, -2, (lua_Integer)ids[i] + 1);
+        push_wfr(L, 1, ids[i]);
+        lua_rawseti(L, -3, ++k);
+    }
+    lua_pop(L, 1);
+    return 1;
+}
+
+/* run:dep_counts(shard_name) -> completed, failed, done, total: the shard's dependencies
+ * by status (done: neither pending nor running; a missing dependency is never done). */
+static int m_dep_counts(lua_State *L)
+{
+    lrun *r = checkrun(L, 1);
+    uint32_t id = check_shard(L, r, 2), c, f, d, n;
+    mwfr_dep_counts(r->core, id, &c, &f, &d);
+    mwfr_deps(r->core, id, &n);
+    lua_pushinteger(L, c);
+    lua_pushinteger(L, f);
+    lua_pushinteger(L, d);
+    lua_pushinteger(L, n);
+    return 4;
+}
+
 static int m_gc(lua_State *L)
 {
     lrun *r = luaL_checkudata(L, 1, RUN_MT);
@@ -1100,6 +1290,16 @@ static const luaL_Reg run_methods[] = {{"to_run", m_to_run},
                                        {"counts", m_counts},
                                        {"steps", m_steps},
                                        {"save", m_save},
+                                       {"set_trigger", m_set_trigger},
+                                       {"trigger", m_trigger},
+                                       {"next_ready", m_next_ready},
+                                       {"next_with_status", m_next_with_status},
+                                       {"count", m_count},
+                                       {"ready_count", m_ready_count},
+                                       {"index", m_index_of},
+                                       {"shard_at", m_shard_at},
+                                       {"dependents", m_dependents},
+                                       {"dep_counts", m_dep_counts},
                                        {NULL, NULL}};
 
 static const luaL_Reg run_meta[] = {
