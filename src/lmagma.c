@@ -294,7 +294,9 @@ static void build_run(lua_State *L, int doc_idx)
 
     for (lua_Unsigned i = 1; i <= n; i++) {
         int top = lua_gettop(L);
-        if (lua_rawgeti(L, recs, (lua_Integer)i) != LUA_TTABLE || is_list(L, -1))
+        /* a record is an object: a json array, or a non-empty list, is not one */
+        if (lua_rawgeti(L, recs, (lua_Integer)i) != LUA_TTABLE || mjson_is_array(L, -1) ||
+            (lua_rawlen(L, -1) > 0 && is_list(L, -1)))
             luaL_error(L, "JSON validation error: workflow_runs[%I] must be an object, got %s",
                        (lua_Integer)i, typename_of(L, -1));
         int rec = lua_gettop(L);
@@ -502,8 +504,8 @@ static int m_running(lua_State *L)
 static int m_update_attribute(lua_State *L)
 {
     lrun *r = checkrun(L, 1);
-    luaL_checkstring(L, 2);
-    luaL_checkstring(L, 3);
+    luaL_checktype(L, 2, LUA_TSTRING);
+    luaL_checktype(L, 3, LUA_TSTRING);
     lua_settop(L, 4);
     uint32_t id = lookup_shard(L, r, 2);
     if (id == MWFR_NONE)
