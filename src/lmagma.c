@@ -118,6 +118,34 @@ static void *scratch(lua_State *L, size_t size)
     return lua_newuserdatauv(L, size ? size : 1, 0);
 }
 
+/* Reusable scratch memory: a userdata kept at stack slot `slot`, replaced by a bigger one
+ * when more is needed. */
+typedef struct {
+    int slot;
+    size_t cap;
+    void *p;
+} sbuf;
+
+static void sbuf_init(lua_State *L, sbuf *b)
+{
+    lua_pushnil(L);
+    b->slot = lua_gettop(L);
+    b->cap = 0;
+    b->p = NULL;
+}
+
+static void *sbuf_get(lua_State *L, sbuf *b, size_t size)
+{
+    if (size > b->cap || b->p == NULL) {
+        size_t ncap = size > 2 * b->cap ? size : 2 * b->cap;
+        if (ncap < 256) ncap = 256;
+        b->p = lua_newuserdatauv(L, ncap, 0);
+        lua_replace(L, b->slot);
+        b->cap = ncap;
+    }
+    return b->p;
+}
+
 /* 1 when the value at idx is a list: a table with the array metatable, or a plain table
  * whose keys are exactly 1..n. A json object (even {}) is not a list. */
 static int is_list(lua_State *L, int idx)
@@ -222,12 +250,12 @@ static mwfr_str record_string(lua_State *L, lua_Integer i, int rec, const char *
 /* Checks that the value at idx (a record's dependencies) is absent, null or a list of
  * strings; fills *out (scratch pushed on the stack) and returns the count. On error, the
  * message names the place: `where` when given, else record `rec` (number i) of the list. */
-static size_t check_deps(lua_State *L, int idx, mwfr_str **out, const char *where, lua_Integer i,
-                         int rec)
+static size_t check_deps(lua_State *L, int idx, sbuf *buf, mwfr_str **out, const char *where,
+                         lua_Integer i, int rec)
 {
     idx = lua_absindex(L, idx);
     if (lua_isnoneornil(L, idx) || is_null(L, idx)) {
-        *out = scratch(L, 0);
+        *out = sbuf_get(L, buf, 0);
         return 0;
     }
     const char *bad = NULL;
@@ -238,7 +266,7 @@ static size_t check_deps(lua_State *L, int idx, mwfr_str **out, const char *wher
     } else {
         n = lua_rawlen(L, idx);
         if (n > ((size_t)-1) / sizeof(mwfr_str)) luaL_error(L, "not enough memory");
-        *out = scratch(L, n * sizeof(mwfr_str));
+        *out = sbuf_get(L, buf, n * sizeof(mwfr_str));
         for (size_t k = 0; k < n && bad == NULL; k++) {
             if (lua_rawgeti(L, idx, (lua_Integer)k + 1) == LUA_TSTRING) {
                 (*out)[k] = tostr(L, -1); /* still referenced by the list */
@@ -291,6 +319,8 @@ static void build_run(lua_State *L, int doc_idx)
     luaL_setmetatable(L, RUN_MT);
     r->core = mwfr_new((uint32_t)n);
     if (r->core == NULL) luaL_error(L, "not enough memory");
+    sbuf buf;
+    sbuf_init(L, &buf);
 
     for (lua_Unsigned i = 1; i <= n; i++) {
         int top = lua_gettop(L);
@@ -305,7 +335,7 @@ static void build_run(lua_State *L, int doc_idx)
         mwfr_str status = record_string(L, (lua_Integer)i, rec, "status");
         lua_getfield(L, rec, "dependencies");
         mwfr_str *deps;
-        size_t ndeps = check_deps(L, -1, &deps, NULL, (lua_Integer)i, rec);
+        size_t ndeps = check_deps(L, -1, &buf, &deps, NULL, (lua_Integer)i, rec);
         uint32_t code = mwfr_status_code(r->core, status);
         if (code == MWFR_NONE) luaL_error(L, "not enough memory");
         uint32_t id;
@@ -324,6 +354,7 @@ static void build_run(lua_State *L, int doc_idx)
     lua_setiuservalue(L, run, UV_RECORDS);
     lua_createtable(L, (int)n, 0); /* an array part for every shard: no rehash as it fills */
     lua_setiuservalue(L, run, UV_CACHE);
+    lua_settop(L, run);
     lua_remove(L, recs);
 }
 
@@ -404,8 +435,10 @@ static void set_attribute(lua_State *L, int run, lrun *r, uint32_t id, int k_idx
         mwfr_set_status(r->core, id, code);
     } else if (strcmp(k, "dependencies") == 0) {
         const char *where = lua_pushfstring(L, "shard \"%s\"", sn.s);
+        sbuf buf;
+        sbuf_init(L, &buf);
         mwfr_str *deps;
-        size_t n = check_deps(L, v_idx, &deps, where, 0, 0);
+        size_t n = check_deps(L, v_idx, &buf, &deps, where, 0, 0);
         /* The record keeps a copy, so that changing the caller's list changes nothing. */
         if (lua_isnil(L, v_idx) || is_null(L, v_idx)) {
             lua_pushnil(L);
