@@ -102,16 +102,18 @@ local function say(prefix, msg)
   io.stderr:write(prefix, ": ", msg, "\n")
 end
 
--- The host's call: argv is arg[1..n] and arg[0] names a command (see the top of this file).
+-- The host's call: argv is arg[1..n] and arg[0] is the COMMAND (see the top of this file),
+-- not a script: bin/magma runs as a script a name holding "/", ending in ".lua", "-", or
+-- naming a file (a script passing its own arguments on is not mistaken for the host).
 local function from_host(argv)
   local a = rawget(_G, "arg")
-  if type(a) ~= "table" or not (known[a[0]] or a[0] == "help") or #argv ~= #a then
-    return argv
-  end
+  if type(a) ~= "table" or type(a[0]) ~= "string" or #argv ~= #a then return argv end
+  local c = a[0]
+  if c:find("/", 1, true) or c:sub(-4) == ".lua" or c == "-" or io.open(c) then return argv end
   for i = 1, #argv do
     if argv[i] ~= a[i] then return argv end
   end
-  return table.move(argv, 1, #argv, 2, { a[0] })
+  return table.move(argv, 1, #argv, 2, { c })
 end
 
 function cli.main(argv)
