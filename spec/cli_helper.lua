@@ -1,0 +1,92 @@
+-- Helpers for the specs that spawn bin/magma (cli, cli_badinput, concurrency, crash).
+--
+--   local H = require "cli_helper"
+--   local dir = H.tmpdir()                       -- a fresh directory, removed by H.cleanup()
+--   local path = H.copy_fixture("CGAP_WGS_trio.run.json", dir)
+--   local r = H.magma{"status", path}            -- {code =, out =, err =}
+
+package.path = "scripts/?.lua;" .. package.path -- genrun
+
+local H = {}
+
+H.bin = os.getenv("MAGMA_BIN") or "bin/magma"
+if H.bin:sub(1, 1) ~= "/" then -- the specs also run commands from other directories
+  local p = assert(io.popen("pwd"))
+  H.bin = p:read("l") .. "/" .. H.bin
+  p:close()
+end
+H.fixtures = "spec/fixtures"
+
+function H.q(s)
+  return "'" .. tostring(s):gsub("'", [['\'']]) .. "'"
+end
+
+function H.read(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+function H.write(path, text)
+  local f = assert(io.open(path, "wb"))
+  assert(f:write(text))
+  assert(f:close())
+end
+
+function H.exists(path)
+  local f = io.open(path, "rb")
+  if f then f:close() end
+  return f ~= nil
+end
+
+local dirs = {}
+
+function H.tmpdir()
+  local p = os.tmpname()
+  os.remove(p)
+  assert(os.execute("mkdir -p " .. H.q(p)))
+  dirs[#dirs + 1] = p
+  return p
+end
+
+function H.cleanup()
+  for _, d in ipairs(dirs) do os.execute("rm -rf " .. H.q(d)) end
+  dirs = {}
+end
+
+function H.copy_fixture(name, dir, as)
+  local dest = dir .. "/" .. (as or name)
+  H.write(dest, assert(H.read(H.fixtures .. "/" .. name)))
+  return dest
+end
+
+-- Runs bin/magma with the arguments (a list); stdin from /dev/null. Returns
+-- {code = exit code, out = stdout, err = stderr}.
+function H.magma(args, opts)
+  local parts = { H.q(H.bin) }
+  for _, a in ipairs(args) do parts[#parts + 1] = H.q(a) end
+  local errfile = os.tmpname()
+  local cmd = table.concat(parts, " ") .. " </dev/null 2>" .. H.q(errfile)
+  if opts and opts.cd then cmd = "cd " .. H.q(opts.cd) .. " && " .. cmd end
+  local p = assert(io.popen(cmd, "r"))
+  local out = p:read("a")
+  local _, how, code = p:close()
+  local err = H.read(errfile) or ""
+  os.remove(errfile)
+  if how == "signal" then code = 128 + code end
+  return { code = code, out = out, err = err }
+end
+
+-- The names in dir (ls -A), sorted.
+function H.ls(dir)
+  local p = assert(io.popen("ls -A " .. H.q(dir)))
+  local names = {}
+  for line in p:lines() do names[#names + 1] = line end
+  p:close()
+  table.sort(names)
+  return names
+end
+
+return H
