@@ -24,16 +24,31 @@
 #define MJSON_ARRAY_MT "magma.json.array"
 #define MJSON_OBJECT_NAME "magma.json.object"
 
+/* Deepest nesting of arrays and objects that decode and encode accept. */
+#define MJSON_MAX_DEPTH 1000
+#define MJSON_MAX_DEPTH_STR "1000"
+
 /* Pushes the value decoded from s[0..len) and returns 1; or pushes an error message
- * ("line L, column C (byte B): ...") and returns 0. Raises only on memory errors. */
+ * ("line L, column C (byte B): ...") and returns 0. Raises only on memory errors.
+ * L and C are 1-based, C counts UTF-8 characters (bytes that are not continuation bytes);
+ * B is the 0-based byte offset of the fault in s. */
 int mjson_decode(lua_State *L, const char *s, size_t len);
 
 /* Encodes the value at idx. indent < 0: compact; else pretty with that many spaces.
- * Pushes the text and returns 1, or pushes an error message and returns 0. */
+ * Pushes the text and returns 1, or pushes an error message and returns 0: "PATH: what",
+ * PATH as in workflow_runs[3].output (1-based indices), absent for the value itself.
+ * Raises only on memory errors. */
 int mjson_encode(lua_State *L, int idx, int indent);
 
 /* Pushes the shared array metatable (creating it on first use). */
 void mjson_push_array_mt(lua_State *L);
+
+/* Pushes the shape of objects without keys: every key of such an object encodes sorted. */
+void mjson_push_empty_shape(lua_State *L);
+
+/* Writes into out (at least 32 bytes) the shortest text that reads back as the finite x,
+ * laid out as Python's repr (1.0, 1e+16, 1.5e-07, -0.0); returns its length. */
+size_t mjson_format_double(char *out, double x);
 
 /* 1 when the value at idx is a table carrying the array metatable or an object shape. */
 int mjson_is_array(lua_State *L, int idx);
