@@ -28,6 +28,12 @@ function format.columns(headers, rows, right)
   return table.concat(lines, "\n") .. "\n"
 end
 
+-- A name in double quotes, as JSON writes it: control characters escaped, so that a
+-- message stays on one line whatever the name holds.
+function format.quote(s)
+  return require("magma").json.encode(tostring(s))
+end
+
 -- "1 shard", "2 shards"
 function format.plural(n, word, words)
   return string.format("%d %s", n, n == 1 and word or (words or word .. "s"))

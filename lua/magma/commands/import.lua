@@ -27,7 +27,9 @@ end
 -- Keys keep their place in the record, so a diff of the file shows only what changed.
 local function replace(r, path, sn, from, to)
   for k in pairs(from) do
-    if to[k] == nil and not identity[k] then errors.guard(path, r.update_attribute, r, sn, k, nil) end
+    if to[k] == nil and not identity[k] then
+      errors.guard(path, r.update_attribute, r, sn, k, nil)
+    end
   end
   for k, v in pairs(to) do
     if not identity[k] then errors.guard(path, r.update_attribute, r, sn, k, v) end
@@ -41,7 +43,9 @@ local function import_steps(r, path, steps, other_by_name, own_by_name)
   local known_step = {}
   for _, s in ipairs(r:steps()) do known_step[s] = true end
   for _, s in ipairs(steps) do
-    if not known_step[s] then errors.input(string.format('%s: unknown step "%s"', path, s)) end
+    if not known_step[s] then
+      errors.input(string.format("%s: unknown step %s", path, format.quote(s)))
+    end
   end
   local done, count = {}, 0
   for _, step in ipairs(steps) do

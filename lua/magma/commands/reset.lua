@@ -28,10 +28,14 @@ local function select_shards(r, path, opts)
   local known_step = {}
   for _, s in ipairs(r:steps()) do known_step[s] = true end
   for _, s in ipairs(steps) do
-    if not known_step[s] then errors.input(string.format('%s: unknown step "%s"', path, s)) end
+    if not known_step[s] then
+      errors.input(string.format("%s: unknown step %s", path, format.quote(s)))
+    end
   end
   for _, s in ipairs(shards) do
-    if r.runs[s] == nil then errors.input(string.format('%s: unknown shard "%s"', path, s)) end
+    if r.runs[s] == nil then
+      errors.input(string.format("%s: unknown shard %s", path, format.quote(s)))
+    end
   end
   local want_step = {}
   for _, s in ipairs(steps) do want_step[s] = true end

@@ -2,6 +2,7 @@
 
 local magma = require "magma"
 local errors = require "magma.cli.errors"
+local format = require "magma.cli.format"
 local runfile = require "magma.cli.runfile"
 
 local json = magma.json
@@ -27,7 +28,7 @@ local function run(opts, args)
   end
   local _, r = runfile.change(path, opts, function(r)
     if r.runs[shard] == nil then
-      errors.input(string.format('%s: unknown shard "%s"', path, shard))
+      errors.input(string.format("%s: unknown shard %s", path, format.quote(shard)))
     end
     for _, c in ipairs(changes) do
       errors.guard(path, r.update_attribute, r, shard, c.key, c.value)
@@ -36,8 +37,8 @@ local function run(opts, args)
   if not opts.dry_run then
     local keys = {}
     for i, c in ipairs(changes) do keys[i] = c.key end
-    io.stdout:write(string.format('%s: shard "%s": set %s; final_status %s\n',
-      opts.output or path, shard, table.concat(keys, ", "), r.final_status))
+    io.stdout:write(string.format("%s: shard %s: set %s; final_status %s\n",
+      opts.output or path, format.quote(shard), table.concat(keys, ", "), r.final_status))
   end
   return 0
 end

@@ -12,7 +12,7 @@ local is_known = { pending = true, running = true, completed = true, failed = tr
 -- An object that encodes with its keys in the order given (a shape from the codec).
 local function shaped(keys)
   local parts = {}
-  for i, k in ipairs(keys) do parts[i] = string.format("%q:0", k) end
+  for i, k in ipairs(keys) do parts[i] = format.quote(k) .. ":0" end
   local mt = getmetatable(json.decode("{" .. table.concat(parts, ",") .. "}"))
   return function(t) return setmetatable(t, mt) end
 end
@@ -47,7 +47,9 @@ local function counts_line(counts)
   local others = {}
   for st in pairs(counts) do if not is_known[st] then others[#others + 1] = st end end
   table.sort(others)
-  for _, st in ipairs(others) do parts[#parts + 1] = string.format("%q %d", st, counts[st]) end
+  for _, st in ipairs(others) do
+    parts[#parts + 1] = string.format("%s %d", format.quote(st), counts[st])
+  end
   return table.concat(parts, ", ")
 end
 

@@ -45,12 +45,12 @@ local function problems_of(r)
   end
   for sn, w in pairs(r.runs) do
     if not is_known[w.status] then
-      add("warning", string.format('shard "%s": unknown status "%s" (not pending, running, ' ..
-        'completed or failed)', sn, w.status))
+      add("warning", string.format("shard %s: unknown status %s (not pending, running, " ..
+        "completed or failed)", format.quote(sn), format.quote(w.status)))
     end
     local o = w.output
     if not is_list(o) then
-      add("error", string.format('shard "%s": key "output" must be a list, got %s', sn,
+      add("error", string.format('shard %s: key "output" must be a list, got %s', format.quote(sn),
         kind_of(o)))
     end
     for _, m in ipairs(missing[sn] or {}) do add("error", m) end
