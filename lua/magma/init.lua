@@ -12,6 +12,12 @@ local magma = {
   load = core.load,
   -- magma.lock(path[, wait_seconds]) -> lock | nil, err (flock on path .. ".lock")
   lock = core.lock,
+  -- scheduling policies: magma.policy.check(t) / load(path); magma.tick(run, policy, state, now)
+  policy = require "magma.policy",
 }
+
+local tick = require "magma.tick"
+magma.tick = tick.round
+magma.new_state = tick.new_state
 
 return magma
