@@ -34,26 +34,28 @@
 #define TRIE_MAX_KEYS 128
 
 /* Byte classes shared by the decoder and the encoder: 0 plain ASCII, 1 '"' '\\' or a control
- * character, 2 the first byte of a multi-byte UTF-8 sequence (or an invalid byte). */
+ * character, 2 the first byte of a multi-byte UTF-8 sequence (or an invalid byte), 3 DEL:
+ * plain for the decoder, written \u007f as Python's json.dumps (ensure_ascii) does. */
 static const unsigned char byte_class[256] = {
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
     0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3,
     2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
     2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
     2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
     2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2};
 
 /* The first byte at or after s that is not plain ASCII (byte_class 0), or end: eight bytes
- * at a time while no byte of a word is below 0x20, '"', '\\' or above 0x7F. */
+ * at a time while no byte of a word is below 0x20, '"', '\\' or 0x7F and above. */
 static inline const unsigned char *skip_plain(const unsigned char *s, const unsigned char *end)
 {
     const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
     while (end - s >= 8) {
         uint64_t v, t;
         memcpy(&v, s, 8);
-        t = ((((v - ones * 0x20) | ((v ^ (ones * '"')) - ones) | ((v ^ (ones * '\\')) - ones)) &
+        t = ((((v - ones * 0x20) | ((v ^ (ones * '"')) - ones) | ((v ^ (ones * '\\')) - ones) |
+               ((v ^ (ones * 0x7F)) - ones)) &
               ~v) |
              v) &
             high;
@@ -281,6 +283,10 @@ static int parse_string(Parser *p)
         if (*q == '\\') break;
         if (*q < 0x20)
             return fail(p, (const char *)q, "control character in string (escape it)", 0);
+        if (*q == 0x7F) {
+            q++;
+            continue;
+        }
         if ((n = utf8_len(q, end)) == 0)
             return fail(p, (const char *)q, "invalid UTF-8 in string", 0);
         q += n;
@@ -372,6 +378,9 @@ static int parse_string(Parser *p)
             q += 2;
         } else if (c < 0x20) {
             return fail(p, (const char *)q, "control character in string (escape it)", 0);
+        } else if (c == 0x7F) {
+            *w++ = (char)c;
+            q++;
         } else {
             size_t k = utf8_len(q, end);
             if (k == 0) return fail(p, (const char *)q, "invalid UTF-8 in string", 0);
