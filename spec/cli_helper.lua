@@ -10,11 +10,17 @@ package.path = "scripts/?.lua;" .. package.path -- genrun
 local H = {}
 
 H.bin = os.getenv("MAGMA_BIN") or "bin/magma"
-if H.bin:sub(1, 1) ~= "/" then -- the specs also run commands from other directories
+-- The specs also run commands from other directories: absolute paths for the binary, and
+-- for the in-tree Lua files (a host outside bin/, as build/asan/bin/magma, finds them
+-- only through LUA_PATH).
+local cwd
+do
   local p = assert(io.popen("pwd"))
-  H.bin = p:read("l") .. "/" .. H.bin
+  cwd = p:read("l")
   p:close()
 end
+if H.bin:sub(1, 1) ~= "/" then H.bin = cwd .. "/" .. H.bin end
+local abs_lua_path = "LUA_PATH=" .. "'" .. cwd .. "/lua/?.lua;" .. cwd .. "/lua/?/init.lua;;' "
 H.fixtures = "spec/fixtures"
 
 function H.q(s)
@@ -69,7 +75,7 @@ function H.magma(args, opts)
   for _, a in ipairs(args) do parts[#parts + 1] = H.q(a) end
   local errfile = os.tmpname()
   local cmd = table.concat(parts, " ") .. " </dev/null 2>" .. H.q(errfile)
-  if opts and opts.cd then cmd = "cd " .. H.q(opts.cd) .. " && " .. cmd end
+  if opts and opts.cd then cmd = "cd " .. H.q(opts.cd) .. " && " .. abs_lua_path .. cmd end
   local p = assert(io.popen(cmd, "r"))
   local out = p:read("a")
   local _, how, code = p:close()
