@@ -70,7 +70,8 @@ $(BIN): $(patsubst src/%.c,$(B)/obj/%.o,$(LIB_SRC) src/main.c)
 
 # Specs run twice over: under lua5.4 with the C module (the embedding case), and the
 # command-line specs spawn bin/magma. MAGMA_BIN tells the specs which host to spawn.
-SPEC_ENV = LUA_PATH='lua/?.lua;lua/?/init.lua;spec/?.lua;;' LUA_CPATH='$(B)/?.so;;' MAGMA_BIN=$(BIN)
+SPEC_ENV = LUA_PATH='lua/?.lua;lua/?/init.lua;spec/?.lua;scripts/?.lua;;' LUA_CPATH='$(B)/?.so;;' \
+	MAGMA_BIN=$(BIN)
 BUSTED  ?= /usr/bin/busted
 
 test: deps all
@@ -83,7 +84,8 @@ asan: deps
 	$(MAKE) --no-print-directory B=build/asan BIN=build/asan/bin/magma CFLAGS='$(ASAN_FLAGS)' \
 		LDFLAGS='-fsanitize=address,undefined' build/asan/bin/magma
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	LUA_PATH='lua/?.lua;lua/?/init.lua;spec/?.lua;;' MAGMA_BIN=build/asan/bin/magma \
+	LUA_PATH='$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;spec/?.lua;scripts/?.lua;;' \
+	MAGMA_BIN=build/asan/bin/magma \
 		build/asan/bin/magma $(BUSTED) --output=utfTerminal spec
 
 run: deps all
@@ -101,6 +103,30 @@ install: all
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/magma $(DESTDIR)$(LUA_CMODULE_DIR)/magma/core.so
 	rm -rf $(DESTDIR)$(LUA_MODULE_DIR)/magma
+
+# libFuzzer targets (clang, address and undefined sanitizers), each run for FUZZ_SECONDS from
+# its seed corpus fuzz/corpus/NAME/; what they learn goes to build/fuzz/corpus/NAME/, a crash
+# to build/fuzz/crash-*. Needs clang's runtime: scripts/install-deps --fuzz.
+FUZZ_SECONDS ?= 60
+FUZZ_CC      ?= clang
+FUZZERS      := json
+FUZZ_CFLAGS  := $(WARN) -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(LUA_CFLAGS) -g -O1 \
+                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+
+build/fuzz/fuzz_json: fuzz/fuzz_json.c src/json.c src/ljson.c $(LIB_HDR)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Isrc -o $@ fuzz/fuzz_json.c src/json.c src/ljson.c $(LUA_LIBS) -lm
+
+fuzz:
+	@scripts/install-deps --fuzz
+	$(MAKE) --no-print-directory $(patsubst %,build/fuzz/fuzz_%,$(FUZZERS))
+	@set -e; for f in $(FUZZERS); do \
+		mkdir -p build/fuzz/corpus/$$f; \
+		echo "fuzz_$$f: $(FUZZ_SECONDS) s"; \
+		build/fuzz/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=10 \
+			-rss_limit_mb=2048 -dict=fuzz/$$f.dict -artifact_prefix=build/fuzz/ \
+			-print_final_stats=1 build/fuzz/corpus/$$f fuzz/corpus/$$f; \
+	done
 
 format:
 	clang-format -i src/*.c src/*.h $(wildcard fuzz/*.c)

@@ -15,8 +15,8 @@
  * The core keeps identity, statuses and the dependency graph; the records keep every
  * other key, and their `status` and `dependencies` are kept equal to the core's.
  *
- * magma.WorkflowRun (struct lwfr: the shard number) has one user value: its
- * MetaWorkflowRun, which it keeps alive.
+ * magma.WorkflowRun (struct lwfr: the shard number) has two user values: its
+ * MetaWorkflowRun, which it keeps alive, and its shard_name string once asked for.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -292,6 +292,9 @@ static const char *const required_keys[] = {"meta_workflow", "input", "workflow_
 static void build_run(lua_State *L, int doc_idx)
 {
     doc_idx = lua_absindex(L, doc_idx);
+    if (lua_type(L, doc_idx) != LUA_TTABLE || is_list(L, doc_idx))
+        luaL_error(L, "JSON validation error: the document must be an object, got %s",
+                   typename_of(L, doc_idx));
     for (const char *const *k = required_keys; *k; k++) {
         if (lua_getfield(L, doc_idx, *k) == LUA_TNIL || is_null(L, -1))
             luaL_error(L, "JSON validation error: missing key \"%s\"", *k);
@@ -382,7 +385,7 @@ static void push_wfr_cached(lua_State *L, int run, int cache, uint32_t id)
 {
     if (lua_rawgeti(L, cache, (lua_Integer)id + 1) == LUA_TUSERDATA) return;
     lua_pop(L, 1);
-    lwfr *w = lua_newuserdatauv(L, sizeof *w, 1);
+    lwfr *w = lua_newuserdatauv(L, sizeof *w, 2);
     w->id = id;
     luaL_setmetatable(L, WFR_MT);
     lua_pushvalue(L, run);
@@ -1116,13 +1119,20 @@ static int w_index(lua_State *L)
     uint32_t id = checkwfr(L, 1, &m);
     if (lua_type(L, 2) != LUA_TSTRING) return 0;
     const char *k = lua_tostring(L, 2);
-    if (strcmp(k, "name") == 0)
-        pushstr(L, mwfr_name(m, id));
-    else if (strcmp(k, "shard") == 0)
-        pushstr(L, mwfr_shard(m, id));
-    else if (strcmp(k, "shard_name") == 0)
-        pushstr(L, mwfr_shard_name(m, id));
-    else if (strcmp(k, "status") == 0)
+    if (strcmp(k, "shard_name") == 0) {
+        /* Made once per WorkflowRun and kept in its second user value: loops that ask for
+         * it again do not hash the name again. */
+        if (lua_getiuservalue(L, 1, 2) != LUA_TSTRING) {
+            lua_pop(L, 1);
+            pushstr(L, mwfr_shard_name(m, id));
+            lua_pushvalue(L, -1);
+            lua_setiuservalue(L, 1, 2);
+        }
+    } else if (strcmp(k, "name") == 0 || strcmp(k, "shard") == 0) {
+        lua_getiuservalue(L, 1, 1); /* the record holds them as strings already */
+        push_record(L, -1, id);
+        lua_getfield(L, -1, k);
+    } else if (strcmp(k, "status") == 0)
         pushstr(L, mwfr_status_str(m, mwfr_status(m, id)));
     else if (strcmp(k, "dependencies") == 0) {
         /* A fresh list: the graph changes only through update_attribute. */

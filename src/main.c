@@ -148,7 +148,8 @@ static int run_script(lua_State *L, char **argv, int argc, int script)
     return run_chunk(L, status, n);
 }
 
-/* magma COMMAND ARGS...: require("magma.cli").main({ARGS...}) and exit with what it returns. */
+/* magma COMMAND ARGS...: require("magma.cli").main({COMMAND, ARGS...}); exits with what it
+ * returns. */
 static int run_command(lua_State *L, char **argv, int argc, int first, int *exit_code)
 {
     lua_getglobal(L, "require");
@@ -169,11 +170,14 @@ static int run_command(lua_State *L, char **argv, int argc, int first, int *exit
     return LUA_OK;
 }
 
+/* A script is named by a path (with a '/'), a ".lua" file name or "-" (stdin); anything
+ * else is a command, so that a file called "status" in the current directory cannot
+ * capture "magma status": run it as ./status. */
 static int looks_like_script(const char *s)
 {
     size_t n = strlen(s);
     return strchr(s, '/') != NULL || strcmp(s, "-") == 0 ||
-           (n > 4 && strcmp(s + n - 4, ".lua") == 0) || access(s, F_OK) == 0;
+           (n > 4 && strcmp(s + n - 4, ".lua") == 0);
 }
 
 struct pmain_args {
@@ -249,7 +253,7 @@ static int pmain(lua_State *L)
     if (strcmp(argv[i - 1], "--") == 0 || looks_like_script(argv[i])) {
         status = run_script(L, argv, argc, i);
     } else {
-        status = run_command(L, argv, argc, i + 1, &a->exit_code);
+        status = run_command(L, argv, argc, i, &a->exit_code);
     }
     if (status != LUA_OK) a->exit_code = 1;
     return 0;

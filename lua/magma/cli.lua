@@ -2,9 +2,7 @@
 --
 --   cli.main({COMMAND, ARGS...}) -> exit code
 --
--- bin/magma COMMAND ARGS... calls main() and exits with what it returns. The host (src/main.c)
--- passes only {ARGS...} and leaves COMMAND in the global arg[0] (with arg[1..n] = ARGS, as
--- for a script): main() recognises that call and puts COMMAND back in front.
+-- bin/magma COMMAND ARGS... calls main() and exits with what it returns.
 --
 -- Dispatch, options, help and exit codes; each command lives in lua/magma/commands/.
 -- Exit codes: 0 success, 1 a check found problems, 2 bad usage or bad input. Errors go to
@@ -102,22 +100,7 @@ local function say(prefix, msg)
   io.stderr:write(prefix, ": ", msg, "\n")
 end
 
--- The host's call: argv is arg[1..n] and arg[0] is the COMMAND (see the top of this file),
--- not a script: bin/magma runs as a script a name holding "/", ending in ".lua", "-", or
--- naming a file (a script passing its own arguments on is not mistaken for the host).
-local function from_host(argv)
-  local a = rawget(_G, "arg")
-  if type(a) ~= "table" or type(a[0]) ~= "string" or #argv ~= #a then return argv end
-  local c = a[0]
-  if c:find("/", 1, true) or c:sub(-4) == ".lua" or c == "-" or io.open(c) then return argv end
-  for i = 1, #argv do
-    if argv[i] ~= a[i] then return argv end
-  end
-  return table.move(argv, 1, #argv, 2, { c })
-end
-
 function cli.main(argv)
-  argv = from_host(argv)
   local name = argv[1]
   if name == nil then
     io.stderr:write(cli.usage())

@@ -19,5 +19,6 @@ local magma = {
 local tick = require "magma.tick"
 magma.tick = tick.round
 magma.new_state = tick.new_state
+magma.simulate = require("magma.simulate").run
 
 return magma

@@ -99,6 +99,8 @@ local function policy_error(P, hook, wfr, err)
   return setmetatable({ msg = msg .. where, hook = hook, shard = wfr and wfr.shard_name }, PolicyError)
 end
 
+tick.policy_error = policy_error
+
 -- Calls policy hook `fn`; an error in it becomes a PolicyError naming hook and shard.
 local function call(P, hook, fn, wfr, ...)
   local res = table.pack(pcall(fn, wfr, ...))
@@ -411,7 +413,11 @@ end
 function tick.round(run, P, state, now, opts)
   opts = opts or {}
   P = policy.checked(P)
-  state = tick.check_state(state or tick.new_state())
+  -- (check_state walks every entry: the caller checks a state once, when it loads it)
+  state = state or tick.new_state()
+  for _, k in ipairs(STATE_KEYS) do
+    if type(state[k]) ~= "table" then state[k] = {} end
+  end
   if type(now) ~= "number" then error("tick: now must be a number of seconds", 2) end
   local ctx = {
     run = run, P = P, state = state, now = now,
