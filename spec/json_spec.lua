@@ -211,6 +211,30 @@ describe("magma.json.decode", function()
             assert.are.equal(text:gsub(" ", ""), json.encode(o))
         end)
 
+        it("decodes arrays and objects of every size around the internal thresholds", function()
+            for _, n in ipairs({ 1, 2, 63, 64, 65, 127, 128, 129, 130, 1000 }) do
+                local items, members = {}, {}
+                for i = 1, n do
+                    items[i] = tostring(i)
+                    members[i] = string.format('"k%d":%d', n - i, i)
+                end
+                local a = decode_ok("[" .. table.concat(items, ",") .. "]")
+                assert.are.equal(n, #a)
+                for i = 1, n do assert(a[i] == i) end
+                local text = "{" .. table.concat(members, ",") .. "}"
+                local o = decode_ok(text)
+                assert.are.equal(n, #getmetatable(o))
+                assert.are.equal(text, json.encode(o))
+                for _, dup in ipairs({ 1, n }) do -- the first key again, after n members
+                    local bad = "{" .. table.concat(members, ",") .. string.format(',"k%d":0}', n - dup)
+                    local v, err = json.decode(bad)
+                    assert.is_nil(v)
+                    assert.matches('duplicate key "k' .. (n - dup) .. '"', err)
+                    assert.matches("%(byte " .. #text .. "%)", err)
+                end
+            end
+        end)
+
         it("accepts keys with escapes, unicode and NUL", function()
             local o = decode_ok('{"a\\u0000b": 1, "é": 2, "\\n": 3}')
             assert.are.equal(1, o["a\0b"])

@@ -215,7 +215,6 @@ typedef struct Parser {
     size_t buf_cap;
     int depth;
     int slot_buf, slot_amt, slot_root, slot_parent;
-    int obj_hint[MJSON_MAX_DEPTH + 2]; /* key count of the last object seen at each depth */
 } Parser;
 
 static int fail(Parser *p, const char *pos, const char *msg, int got)
@@ -504,38 +503,74 @@ static int parse_number(Parser *p)
 
 static int parse_value(Parser *p);
 
+/* A container's members wait on the Lua stack until it ends, so that its table is made at its
+ * exact size (no rehash while it fills, no slack); past PENDING_MAX members, the table is
+ * made and filled as members come. */
+#define PENDING_MAX 64
+
 static int parse_array(Parser *p)
 {
     lua_State *L = p->L;
     lua_Integer n = 0;
+    int arr;
     if (p->depth >= MJSON_MAX_DEPTH)
         return fail(p, p->cur, "nesting deeper than " MJSON_MAX_DEPTH_STR, 0);
-    luaL_checkstack(L, 6, "JSON nesting");
+    luaL_checkstack(L, PENDING_MAX + 8, "JSON nesting");
     p->depth++;
-    lua_createtable(L, 0, 0);
-    lua_pushvalue(L, p->slot_amt);
-    lua_setmetatable(L, -2);
+    lua_pushnil(L); /* the slot of the table */
+    arr = lua_gettop(L);
     p->cur = skip_ws(p->cur + 1, p->end);
     if (p->cur < p->end && *p->cur == ']') {
         p->cur++;
-        p->depth--;
-        return 1;
-    }
-    for (;;) {
-        if (!parse_value(p)) return 0;
-        lua_rawseti(L, -2, ++n);
-        p->cur = skip_ws(p->cur, p->end);
-        if (p->cur >= p->end) return fail(p, p->cur, "unterminated array", 0);
-        if (*p->cur == ',') {
-            p->cur = skip_ws(p->cur + 1, p->end);
-            continue;
+    } else {
+        for (;;) {
+            if (!parse_value(p)) return 0;
+            if (++n >= PENDING_MAX) {
+                if (n == PENDING_MAX) {
+                    lua_createtable(L, PENDING_MAX * 2, 0);
+                    lua_replace(L, arr);
+                    for (lua_Integer i = n; i >= 1; i--) lua_rawseti(L, arr, i);
+                } else {
+                    lua_rawseti(L, arr, n);
+                }
+            }
+            p->cur = skip_ws(p->cur, p->end);
+            if (p->cur >= p->end) return fail(p, p->cur, "unterminated array", 0);
+            if (*p->cur == ',') {
+                p->cur = skip_ws(p->cur + 1, p->end);
+                continue;
+            }
+            if (*p->cur == ']') break;
+            return fail(p, p->cur, "expected ',' or ']' after an array element", 1);
         }
-        if (*p->cur == ']') break;
-        return fail(p, p->cur, "expected ',' or ']' after an array element", 1);
+        p->cur++;
     }
-    p->cur++;
+    if (n < PENDING_MAX) {
+        lua_createtable(L, (int)n, 0);
+        lua_replace(L, arr);
+        for (lua_Integer i = n; i >= 1; i--) lua_rawseti(L, arr, i);
+    }
+    lua_pushvalue(L, p->slot_amt);
+    lua_setmetatable(L, arr);
     p->depth--;
     return 1;
+}
+
+/* 1 when the key at the top of the stack is already a key of the object being parsed, whose
+ * table slot is obj: its n members are still on the stack (obj + 2, + 4, ...) or already in
+ * the table. */
+static int key_seen(lua_State *L, int obj, lua_Integer n)
+{
+    int r;
+    if (n < PENDING_MAX) {
+        for (int i = 0; i < (int)n; i++)
+            if (lua_rawequal(L, -1, obj + 2 + 2 * i)) return 1;
+        return 0;
+    }
+    lua_pushvalue(L, -1);
+    r = lua_rawget(L, obj) != LUA_TNIL;
+    lua_pop(L, 1);
+    return r;
 }
 
 static int fail_duplicate(Parser *p, const char *pos)
@@ -582,11 +617,11 @@ static int parse_object(Parser *p)
     int obj, node;
     if (p->depth >= MJSON_MAX_DEPTH)
         return fail(p, p->cur, "nesting deeper than " MJSON_MAX_DEPTH_STR, 0);
-    luaL_checkstack(L, 8, "JSON nesting");
+    luaL_checkstack(L, 2 * PENDING_MAX + 12, "JSON nesting");
     p->depth++;
-    lua_createtable(L, 0, 0);
+    lua_pushnil(L); /* the slot of the table */
     obj = lua_gettop(L);
-    lua_pushvalue(L, p->slot_root);
+    lua_pushvalue(L, p->slot_root); /* the trie node of the keys so far */
     node = obj + 1;
     p->cur = skip_ws(p->cur + 1, p->end);
     if (p->cur < p->end && *p->cur == '}') {
@@ -604,12 +639,7 @@ static int parse_object(Parser *p)
                 if (lua_rawget(L, node) != LUA_TTABLE) {
                     /* a new key sequence: check it once for a duplicate, and add it */
                     lua_pop(L, 1);
-                    lua_pushvalue(L, -1);
-                    if (lua_rawget(L, obj) != LUA_TNIL) {
-                        lua_pop(L, 1);
-                        return fail_duplicate(p, key_pos);
-                    }
-                    lua_pop(L, 1);
+                    if (key_seen(L, obj, n)) return fail_duplicate(p, key_pos);
                     lua_createtable(L, 2, 0);
                     lua_getfield(L, LUA_REGISTRYINDEX, WEAK_V);
                     lua_setmetatable(L, -2);
@@ -629,22 +659,24 @@ static int parse_object(Parser *p)
                     node_to_own_shape(p, n);
                     lua_replace(L, node);
                 }
-                lua_pushvalue(L, -1);
-                if (lua_rawget(L, obj) != LUA_TNIL) {
-                    lua_pop(L, 1);
-                    return fail_duplicate(p, key_pos);
-                }
-                lua_pop(L, 1);
+                if (key_seen(L, obj, n)) return fail_duplicate(p, key_pos);
                 lua_pushvalue(L, -1);
                 lua_rawseti(L, node, n + 1);
             }
-            n++;
             p->cur = skip_ws(p->cur, p->end);
             if (p->cur >= p->end || *p->cur != ':')
                 return fail(p, p->cur, "expected ':' after an object key", 1);
             p->cur = skip_ws(p->cur + 1, p->end);
             if (!parse_value(p)) return 0;
-            lua_rawset(L, obj);
+            if (++n >= PENDING_MAX) {
+                if (n == PENDING_MAX) {
+                    lua_createtable(L, 0, PENDING_MAX * 2);
+                    lua_replace(L, obj);
+                    for (lua_Integer i = 0; i < n; i++) lua_rawset(L, obj);
+                } else {
+                    lua_rawset(L, obj);
+                }
+            }
             p->cur = skip_ws(p->cur, p->end);
             if (p->cur >= p->end) return fail(p, p->cur, "unterminated object", 0);
             if (*p->cur == ',') {
@@ -656,6 +688,11 @@ static int parse_object(Parser *p)
         }
         p->cur++;
     }
+    if (n < PENDING_MAX) {
+        lua_createtable(L, 0, (int)n);
+        lua_replace(L, obj);
+        for (lua_Integer i = 0; i < n; i++) lua_rawset(L, obj);
+    }
     if (n <= TRIE_MAX_KEYS) {
         push_node_shape(L, n);
         lua_setmetatable(L, obj);
@@ -664,7 +701,6 @@ static int parse_object(Parser *p)
         lua_pushnil(L);
     }
     lua_pop(L, 1); /* the node */
-    p->obj_hint[p->depth] = n > 64 ? 64 : (int)n;
     p->depth--;
     return 1;
 }
@@ -757,7 +793,6 @@ int mjson_decode(lua_State *L, const char *s, size_t len)
     Parser *p;
     int base = lua_gettop(L), ok;
     luaL_checkstack(L, 12, NULL);
-    /* The parser state (4 KiB of hints) lives in a userdata: no large C stack frame. */
     p = lua_newuserdatauv(L, sizeof *p, 0);
     memset(p, 0, sizeof *p);
     p->L = L;
