@@ -88,8 +88,12 @@ asan: deps
 	MAGMA_BIN=build/asan/bin/magma \
 		build/asan/bin/magma $(BUSTED) --output=utfTerminal spec
 
+# The main job: simulate the bundled CGAP trio run under magma's behaviour and under a capped
+# policy with retries; print the comparison and write the Gantt chart.
+RUN_SVG ?= build/run.svg
 run: deps all
-	$(BIN) scripts/example.lua spec/fixtures/CGAP_WGS_trio.run.json
+	$(BIN) simulate spec/fixtures/CGAP_WGS_trio.run.json --policy scripts/run/default.lua \
+		--vs scripts/run/capped.lua --seed 1 --svg $(RUN_SVG)
 
 bench: deps all
 	$(BIN) scripts/bench.lua

@@ -1273,6 +1273,19 @@ static int m_save(lua_State *L)
     return 1;
 }
 
+/* magma.write_file(path, text) -> true | nil, err: replaces path atomically, as save does
+ * (for files kept beside a run, such as a policy's state). */
+static int l_write_file(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    size_t len;
+    const char *text = luaL_checklstring(L, 2, &len);
+    char err[512];
+    if (mfile_write_atomic(path, text, len, err, sizeof err) != 0) return file_fail(L, path, err);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
 /* magma.lock(path[, wait_seconds]) -> lock | nil, err: an exclusive advisory lock on
  * path .. ".lock", held until lock:unlock(), its collection or the end of its scope. */
 typedef struct {
@@ -1394,6 +1407,8 @@ int luaopen_magma_core(lua_State *L)
     lua_setfield(L, -2, "load");
     lua_pushcfunction(L, l_lock);
     lua_setfield(L, -2, "lock");
+    lua_pushcfunction(L, l_write_file);
+    lua_setfield(L, -2, "write_file");
     mjson_open(L);
     lua_setfield(L, -2, "json");
     lua_pushliteral(L, MAGMA_VERSION);

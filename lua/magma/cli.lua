@@ -16,7 +16,8 @@ local options = require "magma.cli.options"
 local cli = {}
 
 -- The commands, in the order help lists them.
-cli.commands = { "status", "ready", "set", "reset", "validate", "import" }
+cli.commands = { "status", "ready", "set", "reset", "validate", "import", "tick", "simulate",
+  "graph" }
 
 local known = {}
 for _, name in ipairs(cli.commands) do known[name] = true end

@@ -12,6 +12,8 @@ local magma = {
   load = core.load,
   -- magma.lock(path[, wait_seconds]) -> lock | nil, err (flock on path .. ".lock")
   lock = core.lock,
+  -- magma.write_file(path, text) -> true | nil, err: atomic replacement, as run:save
+  write_file = core.write_file,
   -- scheduling policies: magma.policy.check(t) / load(path); magma.tick(run, policy, state, now)
   policy = require "magma.policy",
 }
