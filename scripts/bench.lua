@@ -145,3 +145,123 @@ do
   print(string.format("  %-34s %8.0f MiB", "Lua heap after the drive", collectgarbage("count") / 1024))
   print()
 end
+
+-- Issue "Run files": magma.load / run:save against lua-cjson on a 100k-shard document, each
+-- measurement in a process of its own (scripts/bench_io.lua) so that peaks are their own.
+local function io_measure(mode, file, out)
+  local p = assert(io.popen(string.format("%q scripts/bench_io.lua %s %q %q 2>&1",
+    arg[-1] or "bin/magma", mode, file, out or "")))
+  local text = p:read("a")
+  p:close()
+  local t, peak = text:match("^([%d.]+) (%-?%d+)")
+  assert(t, "bench_io " .. mode .. " failed: " .. text)
+  return tonumber(t), tonumber(peak)
+end
+
+do
+  local shards = quick and 20000 or 100000
+  local json = require "magma.json"
+  print(string.format("Run files: %d shards, magma.load / run:save against lua-cjson"
+    .. " (best of 3, peak resident growth)", shards))
+  local dir = os.tmpname()
+  os.remove(dir)
+  assert(os.execute("mkdir -p " .. dir))
+  local file = dir .. "/run.json"
+  local compact = dir .. "/run-compact.json"
+  local doc = genrun.generate { shards = shards, steps = 50, array = json.array }
+  for path, indent in pairs { [file] = 2, [compact] = -1 } do
+    local f = assert(io.open(path, "wb"))
+    f:write(assert(json.encode(doc, indent >= 0 and { indent = indent } or nil)), "\n")
+    f:close()
+  end
+  doc = nil -- luacheck: ignore
+  local function best3(mode, src, out)
+    local bt, bp = math.huge, math.huge
+    for _ = 1, quick and 1 or 3 do
+      local t, p = io_measure(mode, src, out)
+      bt, bp = math.min(bt, t), math.min(bp, p)
+    end
+    return bt, bp
+  end
+  local function row(label, mode_a, mode_b, src)
+    local ta, pa = best3(mode_a, src, dir .. "/out-a.json")
+    local tb, pb = best3(mode_b, src, dir .. "/out-b.json")
+    print(string.format("  %-26s magma %s %6.0f MiB   cjson %s %6.0f MiB   ratio time %.2f, memory %.2f",
+      label, fmt_s(ta), pa / 2 ^ 20, fmt_s(tb), pb / 2 ^ 20, ta / tb, pa / pb))
+  end
+  row("load (indented file)", "load-magma", "load-cjson", file)
+  row("load (compact file)", "load-magma", "load-cjson", compact)
+  row("save (compact; + fsync)", "save-magma", "save-cjson", compact)
+  row("save (indented, as loaded)", "save-magma", "save-cjson", file)
+  print("  (goal: every ratio <= 1.3; cjson's save writes compact text without fsync, and loses"
+    .. " [] vs {}, integers and key order)")
+  os.execute("rm -rf " .. dir)
+  print()
+end
+
+-- Issue "Scheduling policies": a round costs O(changes + launched), not O(shards).
+do
+  local shards, rounds = quick and 100000 or 1000000, 1000
+  print(string.format("Policies: %d shards, %d rounds of one completion and one launch each",
+    shards, rounds))
+  local doc = genrun.generate { shards = shards, steps = 50 }
+  local run = magma.MetaWorkflowRun(doc)
+  local P = magma.policy.check({ max_running = 1, poll = function() return "completed" end },
+    "bench")
+  local state = magma.new_state()
+  magma.tick(run, P, state, 0) -- sets the trigger rules (O(shards), once) and launches one
+  collectgarbage("collect")
+  local t0 = os.clock()
+  for r = 1, rounds do
+    local report = magma.tick(run, P, state, r)
+    assert(#report.launched == 1 and #report.polled == 1)
+  end
+  local t_c = os.clock() - t0
+  run = nil -- luacheck: ignore
+  collectgarbage("collect")
+  -- The model scans every shard each round: a few rounds are measured, the rest scaled.
+  local m = model.new(doc)
+  doc = nil -- luacheck: ignore
+  local mrounds = quick and 3 or 5
+  local function model_round()
+    for _, name in ipairs(m:running()) do m:update_attribute(name, "status", "completed") end
+    local ready = m:to_run()
+    if ready[1] then m:update_attribute(ready[1], "status", "running") end
+    m:update_status()
+  end
+  model_round()
+  collectgarbage("collect")
+  t0 = os.clock()
+  for _ = 1, mrounds do model_round() end
+  local t_m = (os.clock() - t0) / mrounds * rounds
+  line(string.format("magma.tick, %d rounds", rounds), t_c,
+    string.format("%.1f us a round", t_c / rounds * 1e6))
+  line(string.format("pure-Lua model (%d rounds x %d)", mrounds, rounds // mrounds), t_m,
+    "measured on " .. mrounds .. " rounds, scaled")
+  print(string.format("  %-34s %8.0fx", "ratio model / tick", t_m / t_c))
+  print()
+end
+
+-- Issue "Simulation": time grows linearly with the run.
+do
+  local sizes = quick and { 10000, 100000 } or { 100000, 1000000 }
+  print(string.format("Simulation: %d and %d shards to the end (durations by step, at most"
+    .. " 10000 running)", sizes[1], sizes[2]))
+  local durations = {}
+  for s = 1, 50 do durations[string.format("workflow_step-%02d-check", s)] = 1 + s % 3 end
+  local P = magma.policy.check({ duration = durations, max_running = 10000 }, "bench")
+  local times = {}
+  for i, n in ipairs(sizes) do
+    local run = magma.MetaWorkflowRun(genrun.generate { shards = n, steps = 50 })
+    collectgarbage("collect")
+    local t0 = os.clock()
+    local res = magma.simulate(run, P, { timeline = false })
+    times[i] = os.clock() - t0
+    assert(res.final_status == "completed" and res.launches == n)
+    line(string.format("%d shards", n), times[i],
+      string.format("makespan %d, %d rounds", res.makespan, res.rounds))
+  end
+  print(string.format("  %-34s %8.1f   (goal: <= 12 for 10x the shards)",
+    "ratio time(big) / time(small)", times[2] / times[1]))
+  print()
+end
