@@ -474,14 +474,16 @@ describe("magma.tick: retries", function()
     assert.are.equal("kept", wfr.note)
   end)
 
-  it("reset_keys replaces the keys a retry removes", function()
-    local run = build({ "a:0 failed" }, { ["a:0"] = { jobid = "j1", note = "gone" } })
+  it("reset_keys replaces the keys a retry removes, the job id's key always among them", function()
+    local run = build({ "a:0 failed" },
+      { ["a:0"] = { jobid = "j1", note = "gone", workflow_run = "kept" } })
     magma.tick(run, { retry = { max_attempts = 2 }, reset_keys = { "note" }, max_running = 0 },
       magma.new_state(), 0)
     local wfr = run.runs["a:0"]
     assert.are.equal("pending", wfr.status)
-    assert.are.equal("j1", wfr.jobid)
+    assert.is_nil(wfr.jobid)
     assert.is_nil(wfr.note)
+    assert.are.equal("kept", wfr.workflow_run)
   end)
 
   it("a shard reset by hand after it failed for good may run again", function()

@@ -136,9 +136,15 @@ function policy.checked(p)
   return policy.check(p)
 end
 
+-- Keys a policy cannot name in reset_keys or job_key: the shard's identity, its status and
+-- its dependencies belong to the engine.
+local RESERVED = { name = true, shard = true, shard_name = true, status = true, dependencies = true }
+policy.DEFAULT_RESET_KEYS = { "jobid", "job_id", "workflow_run" }
+
 -- check(p[, source]) -> the policy with every entry checked and defaults filled in.
 -- Raises "policy SOURCE: ..." naming the entry on any problem.
 function policy.check(p, source)
+  if getmetatable(p) == Checked then return p end
   source = source or "(table)"
   if type(p) ~= "table" then fail(source, "must be a table, got %s", type(p)) end
   for k in pairs(p) do
@@ -213,10 +219,21 @@ function policy.check(p, source)
     if type(p.reset_keys) ~= "table" then fail(source, "reset_keys must be %s", ENTRIES.reset_keys) end
     for i, k in ipairs(p.reset_keys) do
       if type(k) ~= "string" then fail(source, "reset_keys[%d] must be a string", i) end
+      if RESERVED[k] then fail(source, 'reset_keys[%d]: a reset cannot remove key "%s"', i, k) end
     end
   end
   P.reset_keys = p.reset_keys
   P.job_key = p.job_key or "jobid"
+  if RESERVED[P.job_key] then
+    fail(source, 'job_key: "%s" belongs to the engine; name another key', P.job_key)
+  end
+  -- What a retry removes: reset_keys (or magma's list), and always the job id's key.
+  local keys, seen = {}, {}
+  for _, k in ipairs(P.reset_keys or policy.DEFAULT_RESET_KEYS) do
+    if not seen[k] then keys[#keys + 1], seen[k] = k, true end
+  end
+  if not seen[P.job_key] then keys[#keys + 1] = P.job_key end
+  P.effective_reset_keys = keys
 
   for _, k in ipairs { "duration", "fails" } do
     local v = p[k]

@@ -18,6 +18,7 @@ local tick = {}
 local json = require "magma.json"
 
 local STATE_KEYS = { "attempts", "failed_at", "exhausted" }
+local MAGMA_STATUS = { pending = true, running = true, completed = true, failed = true }
 
 function tick.new_state()
   return { version = 1, attempts = {}, failed_at = {}, exhausted = {} }
@@ -26,7 +27,9 @@ end
 -- check_state(state[, source]) -> state with missing parts added, or raises naming the key.
 function tick.check_state(state, source)
   source = source or "state"
-  if type(state) ~= "table" then error(string.format("%s: must be an object", source), 0) end
+  if type(state) ~= "table" or json.is_array(state) or (next(state) ~= nil and rawlen(state) > 0) then
+    error(string.format("%s: must be an object", source), 0)
+  end
   if state.version ~= nil and state.version ~= 1 then
     error(string.format("%s: unsupported version %s", source, tostring(state.version)), 0)
   end
@@ -40,8 +43,8 @@ function tick.check_state(state, source)
     else
       for sn, v in pairs(t) do
         local ok = type(sn) == "string" and
-          (k == "exhausted" and v == true or k == "attempts" and math.type(v) == "integer"
-            or k == "failed_at" and type(v) == "number")
+          (k == "exhausted" and v == true or k == "attempts" and math.type(v) == "integer" and v >= 0
+            or k == "failed_at" and type(v) == "number" and v == v)
         if not ok then
           error(string.format('%s: %s["%s"] has a bad value (%s)', source, k, tostring(sn),
             tostring(v)), 0)
@@ -59,8 +62,9 @@ function tick.load_state(path)
     if code == 2 then return tick.new_state() end -- ENOENT: no round has run yet
     return nil, err
   end
-  local text = f:read("a")
+  local text, rerr = f:read("a")
   f:close()
+  if text == nil then return nil, path .. ": " .. tostring(rerr) end
   local state, derr = json.decode(text)
   if state == nil then return nil, path .. ": " .. derr end
   local ok, cerr = pcall(tick.check_state, state, path)
@@ -156,18 +160,32 @@ function tick.apply_status(ctx, wfr, status, output, fields)
     error(policy_error(P, "poll", wfr, "poll returned a status that is not a string: "
       .. tostring(status)), 0)
   end
-  status = P.status_map[status] or status
-  local from = wfr.status
-  if status ~= from then
-    wfr.status = status
-    ctx.report.polled[#ctx.report.polled + 1] = { shard = wfr.shard_name, from = from, to = status }
+  local mapped = P.status_map[status]
+  if mapped == nil then
+    -- Other statuses are allowed (magma has "inactive", portals "stopped"...), but a word
+    -- the job system uses for a running job would leave the shard unpolled: say so.
+    if not MAGMA_STATUS[status] then
+      ctx.report.warnings[#ctx.report.warnings + 1] = string.format(
+        'shard "%s": poll returned "%s", which status_map does not map; it is now the'
+          .. " shard's status", wfr.shard_name, status)
+    end
+    mapped = status
   end
-  if output ~= nil then wfr.output = output end
+  local from = wfr.status
+  if mapped ~= from then
+    wfr.status = mapped
+    ctx.report.polled[#ctx.report.polled + 1] = { shard = wfr.shard_name, from = from, to = mapped }
+  end
+  local function set(k, v)
+    local ok, err = pcall(function() wfr[k] = v end)
+    if not ok then error(policy_error(P, "poll", wfr, err), 0) end
+  end
+  if output ~= nil then set("output", output) end
   if fields ~= nil then
     if type(fields) ~= "table" then
       error(policy_error(P, "poll", wfr, "poll's third result must be a table of keys"), 0)
     end
-    for k, v in pairs(fields) do wfr[k] = v end
+    for k, v in pairs(fields) do set(k, v) end
   end
 end
 
@@ -208,7 +226,8 @@ function tick.retry(ctx)
         and (not retry.when or call(P, "retry.when", retry.when, wfr, run)) then
         local due = state.failed_at[sn] + policy.backoff(retry, attempts)
         if now >= due then
-          run:reset_shard(sn, P.reset_keys)
+          run:reset_shard(sn, P.effective_reset_keys)
+          state.attempts[sn] = attempts -- (a failure found in the document counts as one)
           state.failed_at[sn] = nil
           report.retried[#report.retried + 1] = sn
         else
@@ -415,8 +434,13 @@ function tick.round(run, P, state, now, opts)
   P = policy.checked(P)
   -- (check_state walks every entry: the caller checks a state once, when it loads it)
   state = state or tick.new_state()
+  if type(state) ~= "table" then error("tick: state must be a table", 2) end
   for _, k in ipairs(STATE_KEYS) do
-    if type(state[k]) ~= "table" then state[k] = {} end
+    if state[k] == nil then
+      state[k] = {}
+    elseif type(state[k]) ~= "table" then
+      error(string.format('tick: state key "%s" must be a table (see tick.check_state)', k), 2)
+    end
   end
   if type(now) ~= "number" then error("tick: now must be a number of seconds", 2) end
   local ctx = {
