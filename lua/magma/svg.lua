@@ -17,7 +17,8 @@
 --   svg.text_timeline(timeline[, width]) -> string (one line per shard, for small runs)
 --
 -- opts: lanes = "shard" | "step" (default "step" above 150 shards), width (px, 1000),
--- label_width (px, 200), title (overrides timeline.title).
+-- label_width (px; default: fits the longest shard name, 120 to 320, or 200 for step
+-- lanes), title (overrides timeline.title; title1 and title2 for gantt_pair).
 --
 -- Shard lanes draw one <rect class="bar OUTCOME" data-shard="..."> per attempt. Step lanes
 -- pack the attempts of a small step into at most 8 sub-rows (same rects); a step with more
@@ -224,7 +225,7 @@ local BAR_H = 11
 local SUB_H = 7 -- step lane sub-row
 local PROFILE_H = 44 -- step lane profile
 local HEAD_H = 74 -- title, legend, axis labels
-local CHAR_W = 7 -- average glyph width at 11px, to truncate labels
+local CHAR_W = 6.5 -- average glyph width at 11px, to truncate labels
 
 local function header(out, w, h)
   out[#out + 1] = '<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -482,7 +483,7 @@ end
 -- Appends one chart at y0 to out; returns its height. scale: seconds across the plot.
 local function chart(out, tl, sum, opts, y0, scale, mode)
   local width = opts.width or 1000
-  local label_w = opts.label_width or 200
+  local label_w = opts.label_width or opts._label_width
   local x0 = label_w + 10
   local plot_w = width - x0 - 30
   local span = sum.span
@@ -544,6 +545,19 @@ local function chart(out, tl, sum, opts, y0, scale, mode)
   return HEAD_H + h + (h > 400 and 22 or 10)
 end
 
+-- The default width of the lane labels: the longest shard name in shard lanes.
+local function label_width(mode, ...)
+  if mode == "step" then return 200 end
+  local chars = 0
+  for _, tl in ipairs { ... } do
+    for _, sh in ipairs(tl.shards or {}) do
+      local n = utf8.len(svg.clean(sh.shard))
+      if n > chars then chars = n end
+    end
+  end
+  return min(320, max(120, ceil(chars * CHAR_W + 14)))
+end
+
 local function check_timeline(tl, fn, n)
   if type(tl) ~= "table" then
     error(fmt("svg.%s: argument #%d must be a timeline table, got %s", fn, n, type(tl)), 3)
@@ -554,10 +568,11 @@ function svg.gantt(tl, opts)
   check_timeline(tl, "gantt", 1)
   opts = opts or {}
   local mode = lanes_mode(opts, tl)
+  local o = setmetatable({ _label_width = label_width(mode, tl) }, { __index = opts })
   local sum = scan(tl)
   local scale = sum.span > 0 and sum.span or 1
   local body = {}
-  local h = chart(body, tl, sum, opts, 0, scale, mode)
+  local h = chart(body, tl, sum, o, 0, scale, mode)
   local out = {}
   header(out, opts.width or 1000, h)
   out[#out + 1] = concat(body)
@@ -577,6 +592,8 @@ function svg.gantt_pair(t1, t2, opts)
   local o1, o2 = {}, {}
   for k, v in pairs(opts) do o1[k], o2[k] = v, v end
   o1.title, o2.title = opts.title1, opts.title2
+  o1._label_width = label_width(mode, t1, t2)
+  o2._label_width = o1._label_width
   local body = {}
   local h1 = chart(body, t1, sum1, o1, 0, scale, mode)
   body[#body + 1] = fmt('<line class="separator" x1="10" y1="%s" x2="%s" y2="%s" stroke="#bbbbbb"/>\n',
