@@ -1,6 +1,7 @@
 /*
  * fileio: atomic replacement and advisory locks. See fileio.h.
  */
+#define _GNU_SOURCE /* O_TMPFILE and linkat's AT_SYMLINK_FOLLOW, in replace_unnamed */
 #include "fileio.h"
 
 #include <errno.h>
@@ -46,10 +47,89 @@ static int write_all(int fd, const char *data, size_t len)
     return 0;
 }
 
+/* The mode a replacement gets: the existing file's, or 0666 less the umask. */
+static mode_t mode_for(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) == 0) return st.st_mode & 07777;
+    mode_t mask = umask(0);
+    umask(mask);
+    return 0666 & ~mask;
+}
+
+/* Writes data to fd (mode set, content synced); *what names the step that failed. */
+static int fill(int fd, const char *path, const char *data, size_t len, const char **what)
+{
+    int err = 0;
+    if (fchmod(fd, mode_for(path)) != 0) {
+        err = errno;
+        *what = "setting the mode of the temporary file";
+    } else if ((err = write_all(fd, data, len)) != 0) {
+        *what = "writing the temporary file";
+    } else if (fsync(fd) != 0) {
+        err = errno;
+        *what = "syncing the temporary file";
+    }
+    return err;
+}
+
+/* Linux: the content goes to an unnamed file (O_TMPFILE) that gets a name only once it is
+ * whole and synced, then is renamed over path; a process killed while writing leaves
+ * nothing behind. Returns 0, an errno value, or -1 when the filesystem cannot (then the
+ * named way is used). */
+static int replace_unnamed(const char *path, const char *dir, const char *tmp, const char *data,
+                           size_t len, const char **what)
+{
+#ifdef O_TMPFILE
+    int fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+    if (fd < 0) return -1; /* EOPNOTSUPP, EISDIR, ...: the filesystem has no O_TMPFILE */
+    int err = fill(fd, path, data, len, what);
+    if (err == 0) {
+        char proc[64];
+        snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+        if (linkat(AT_FDCWD, proc, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW) != 0) {
+            err = errno == ENOENT ? -1 : errno; /* no /proc: the named way */
+            *what = "naming the temporary file";
+        } else if (rename(tmp, path) != 0) {
+            err = errno;
+            *what = "renaming the temporary file";
+            unlink(tmp);
+        }
+    }
+    close(fd);
+    return err;
+#else
+    (void)path, (void)dir, (void)tmp, (void)data, (void)len, (void)what;
+    return -1;
+#endif
+}
+
+/* The portable way: a named temporary file (mkstemp), renamed over path. */
+static int replace_named(const char *path, char *tmp, const char *data, size_t len,
+                         const char **what)
+{
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        *what = "creating a temporary file";
+        return errno;
+    }
+    int err = fill(fd, path, data, len, what);
+    if (close(fd) != 0 && err == 0) {
+        err = errno;
+        *what = "closing the temporary file";
+    }
+    if (err == 0 && rename(tmp, path) != 0) {
+        err = errno;
+        *what = "renaming the temporary file";
+    }
+    if (err != 0) unlink(tmp);
+    return err;
+}
+
 int mfile_write_atomic(const char *path, const char *data, size_t len, char *errbuf, size_t errlen)
 {
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 32);
+    size_t plen = strlen(path), size = plen + 64;
+    char *tmp = malloc(size);
     char *dir = malloc(plen + 2);
     if (tmp == NULL || dir == NULL) {
         free(tmp);
@@ -59,56 +139,25 @@ int mfile_write_atomic(const char *path, const char *data, size_t len, char *err
     dir_of(path, dir, plen + 2);
     const char *base = strrchr(path, '/');
     base = base ? base + 1 : path;
-    snprintf(tmp, plen + 32, "%s/.%s.tmp.XXXXXX", dir, base);
 
-    int err = 0;
     const char *what = NULL;
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        err = errno;
-        what = "creating a temporary file";
-        goto out;
+    snprintf(tmp, size, "%s/.%s.tmp.%ld", dir, base, (long)getpid());
+    int err = replace_unnamed(path, dir, tmp, data, len, &what);
+    if (err < 0) {
+        snprintf(tmp, size, "%s/.%s.tmp.XXXXXX", dir, base);
+        err = replace_named(path, tmp, data, len, &what);
     }
-    struct stat st;
-    mode_t mode;
-    if (stat(path, &st) == 0) {
-        mode = st.st_mode & 07777;
-    } else {
-        mode_t mask = umask(0);
-        umask(mask);
-        mode = 0666 & ~mask;
-    }
-    if (fchmod(fd, mode) != 0) {
-        err = errno;
-        what = "setting the mode of the temporary file";
-    } else if ((err = write_all(fd, data, len)) != 0) {
-        what = "writing the temporary file";
-    } else if (fsync(fd) != 0) {
-        err = errno;
-        what = "syncing the temporary file";
-    }
-    if (close(fd) != 0 && err == 0) {
-        err = errno;
-        what = "closing the temporary file";
-    }
-    if (err == 0 && rename(tmp, path) != 0) {
-        err = errno;
-        what = "renaming the temporary file";
-    }
-    if (err != 0) {
-        unlink(tmp);
-        goto out;
-    }
-    /* The rename is durable once the directory is synced. */
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY);
-    if (dfd >= 0) {
-        if (fsync(dfd) != 0 && errno != EINVAL) {
-            err = errno;
-            what = "syncing the directory";
+    if (err == 0) {
+        /* The rename is durable once the directory is synced. */
+        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0) {
+            if (fsync(dfd) != 0 && errno != EINVAL) {
+                err = errno;
+                what = "syncing the directory";
+            }
+            close(dfd);
         }
-        close(dfd);
     }
-out:
     free(tmp);
     free(dir);
     return err ? fail(err, errbuf, errlen, what) : 0;
