@@ -20,7 +20,7 @@ local runfile = {}
 -- Raises the user error for a file that cannot be read, in magma.load's words
 -- ("path: No such file or directory", "path: is a directory"), before anything (a lock
 -- file) is created beside a path that is not a readable file.
-local function check_readable(path)
+function runfile.check_readable(path)
   local f, err = io.open(path, "rb")
   if f then
     local ok, rerr = f:read(0)
@@ -75,7 +75,7 @@ end
 
 -- opts: wait (seconds to wait for the lock), output (save there instead), dry_run.
 function runfile.change(path, opts, change)
-  check_readable(path)
+  runfile.check_readable(path)
   local lock <close> = not opts.dry_run and runfile.lock(path, opts.wait) or nil
   local run = runfile.open(path)
   local result, extra = change(run)

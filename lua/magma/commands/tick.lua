@@ -116,6 +116,7 @@ local function run(opts, args)
   local spath = state_path(opts, path)
   local now = opts.now or os.time()
 
+  runfile.check_readable(path) -- before the lock file is made beside it
   local lock <close> = not opts.dry_run and runfile.lock(path, opts.wait) or nil
   local r = runfile.open(path)
   local state, serr = tick.load_state(spath)
