@@ -109,27 +109,29 @@ uninstall:
 	rm -rf $(DESTDIR)$(LUA_MODULE_DIR)/magma
 
 # libFuzzer targets (clang, address and undefined sanitizers), each run for FUZZ_SECONDS from
-# its seed corpus fuzz/corpus/NAME/; what they learn goes to build/fuzz/corpus/NAME/, a crash
-# to build/fuzz/crash-*. Needs clang's runtime: scripts/install-deps --fuzz.
+# its seed corpus fuzz/corpus/NAME/ (and dictionary fuzz/NAME.dict when there is one); what
+# they learn goes to build/fuzz/corpus/NAME/, a crash to build/fuzz/crash-*. Needs clang's
+# runtime: scripts/install-deps --fuzz.
 FUZZ_SECONDS ?= 60
 FUZZ_CC      ?= clang
-FUZZERS      := json
+FUZZERS      := json json_encode
 FUZZ_CFLAGS  := $(WARN) -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(LUA_CFLAGS) -g -O1 \
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
-build/fuzz/fuzz_json: fuzz/fuzz_json.c src/json.c src/ljson.c $(LIB_HDR)
+build/fuzz/fuzz_%: fuzz/fuzz_%.c src/json.c src/ljson.c $(LIB_HDR)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -Isrc -o $@ fuzz/fuzz_json.c src/json.c src/ljson.c $(LUA_LIBS) -lm
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Isrc -o $@ $< src/json.c src/ljson.c $(LUA_LIBS) -lm
 
 fuzz:
 	@scripts/install-deps --fuzz
 	$(MAKE) --no-print-directory $(patsubst %,build/fuzz/fuzz_%,$(FUZZERS))
 	@set -e; for f in $(FUZZERS); do \
 		mkdir -p build/fuzz/corpus/$$f; \
+		dict=; [ -f fuzz/$$f.dict ] && dict=-dict=fuzz/$$f.dict; \
 		echo "fuzz_$$f: $(FUZZ_SECONDS) s"; \
 		build/fuzz/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=10 \
-			-rss_limit_mb=2048 -dict=fuzz/$$f.dict -artifact_prefix=build/fuzz/ \
-			-print_final_stats=1 build/fuzz/corpus/$$f fuzz/corpus/$$f; \
+			-rss_limit_mb=2048 $$dict -artifact_prefix=build/fuzz/ -print_final_stats=1 \
+			build/fuzz/corpus/$$f fuzz/corpus/$$f; \
 	done
 
 format:
