@@ -216,6 +216,20 @@ describe("magma tick", function()
     assert.is_false(H.exists(run .. ".state.json"))
   end)
 
+  it("-o FILE: the state is read beside RUN and written beside FILE", function()
+    local run = one_shard_run(dir)
+    local out = dir .. "/out.run.json"
+    local pol = policy(dir, "nocap2.lua", [[
+  retry = { max_attempts = 2, delay = 10 },
+  launch = function() return nil, "no capacity" end,
+]])
+    local before = H.read(run)
+    ok_json(H.magma { "tick", run, "--policy", pol, "-o", out, "--now", "0", "--json" })
+    assert.are.equal(before, H.read(run))
+    assert.is_false(H.exists(run .. ".state.json"))
+    assert.are.same({ ["work:0"] = 1 }, decode(H.read(out .. ".state.json")).attempts)
+  end)
+
   it("--dry-run writes nothing; --json then includes the patch", function()
     local run = H.copy_fixture(TRIO, dir)
     local pol = policy(dir, "jobs.lua", JOBS)

@@ -390,6 +390,16 @@ describe("magma.simulate: hand-computed schedules", function()
       assert.are.same(full, late)
     end)
 
+    it("stopped while only a retry is waiting: the makespan is until_time", function()
+      -- x fails at 1; its retry is due at 6; the clock stops at 4 with the retry pending
+      local res = magma.simulate(build { "x:0" },
+        { retry = { max_attempts = 2, delay = 5 }, fails = function(_, a) return a == 1 end },
+        { until_time = 4 })
+      assert.are.equal(4, res.makespan)
+      assert.are.equal(1, res.launches)
+      assert.are.equal(0, res.failed_for_good)
+    end)
+
     it("an attempt ending exactly at until_time completes", function()
       local res = magma.simulate(build(CHAIN), { duration = { a = 1, b = 2, c = 3 } },
         { until_time = 6 })

@@ -235,13 +235,16 @@ function policy.check(p, source)
   if not seen[P.job_key] then keys[#keys + 1] = P.job_key end
   P.effective_reset_keys = keys
 
-  for _, k in ipairs { "duration", "fails" } do
+  local function seconds(x) return type(x) == "number" and x >= 0 and x < math.huge end
+  local function probability(x) return type(x) == "number" and x >= 0 and x <= 1 end
+  for k, ok in pairs { duration = seconds, fails = probability } do
     local v = p[k]
-    if v ~= nil and type(v) ~= "number" and type(v) ~= "function" then
-      check_by_step(source, k, v, function(x) return type(x) == "number" and x >= 0 end,
-        "a non-negative number")
+    if type(v) == "table" then
+      check_by_step(source, k, v, ok, k == "fails" and "a probability (0 to 1)"
+        or "a number of seconds >= 0")
+    elseif v ~= nil and type(v) ~= "function" and not ok(v) then
+      fail(source, "%s must be %s", k, ENTRIES[k])
     end
-    if type(v) == "number" and not (v >= 0) then fail(source, "%s must be %s", k, ENTRIES[k]) end
     P[k] = v
   end
   return setmetatable(P, Checked)
@@ -250,7 +253,11 @@ end
 -- load(path) -> checked policy, or nil, err. The file is Lua returning a policy table.
 function policy.load(path)
   local chunk, err = loadfile(path, "t")
-  if not chunk then return nil, "policy " .. err end
+  if not chunk then
+    -- "cannot open FILE: reason" or "FILE:LINE: syntax error": name the file first
+    local reason = err:match("^cannot open [^:]*: (.*)$")
+    return nil, "policy " .. (reason and (path .. ": cannot open: " .. reason) or err)
+  end
   local ok, p = pcall(chunk)
   if not ok then return nil, "policy " .. path .. ": " .. tostring(p) end
   local ok2, P = pcall(policy.check, p, path)

@@ -195,6 +195,7 @@ function simulate.run(run, pol, opts)
 
   local round_opts = { before_poll = finish_events, launch = launcher, limit = 0 }
   local report
+  local cut = false -- stopped by until_time with something still to happen
   while true do
     rounds = rounds + 1
     report = tick.round(sim, P, state, now, round_opts)
@@ -205,11 +206,14 @@ function simulate.run(run, pol, opts)
     -- The next moment something can happen: a completion, or a retry falling due.
     local t = events_next_time(events)
     if report.next_due and report.next_due < t then t = report.next_due end
-    if t == math.huge or t > until_time then break end
+    if t == math.huge then break end
+    if t > until_time then
+      cut = true
+      break
+    end
     now = t
   end
-  local makespan = now
-  if until_time < math.huge and events.n > 0 then makespan = until_time end
+  local makespan = cut and until_time or now
   -- Attempts still open at the end (only with until_time) end there, unfinished.
   for i, k in pairs(open) do
     a_finish[k] = makespan

@@ -182,6 +182,8 @@ never), drawn from a generator seeded with --seed: the same seed gives the same 
 The simulation ends when nothing more can happen, or at --until. RUN is only read.
 Prints makespan, total shard time, peak and mean concurrency, launches, retries, shards
 failed for good, final_status, a per-step table and the critical path; a text timeline
-for runs of at most 40 shards; --svg writes a Gantt chart (one bar per attempt).]],
+for runs of at most 40 shards; --svg writes a Gantt chart: one bar per attempt, in a lane
+per shard up to 150 shards; bigger runs get a lane per step, where a step of many shards
+is drawn as its concurrency profile.]],
   run = run,
 }

@@ -9,8 +9,11 @@ local tick = require "magma.tick"
 
 local json = magma.json
 
-local function state_path(opts, path)
-  return opts.state or (path .. ".state.json")
+-- Where the state is read from, and where it is written: beside the run, or beside the
+-- output file when the result goes elsewhere (-o), so that each run file has its own.
+local function state_paths(opts, path)
+  if opts.state then return opts.state, opts.state end
+  return path .. ".state.json", (opts.output or path) .. ".state.json"
 end
 
 local function load_policy(file)
@@ -32,7 +35,11 @@ local function names(list, limit)
     out[i] = type(v) == "table" and (v.shard or tostring(v)) or v
   end
   local text = table.concat(out, ", ")
-  if #list > limit then text = text .. string.format(", ... (%d in all)", #list) end
+  if #list > limit then
+    text = text .. string.format(", ... (%d in all)", #list)
+  elseif #list > 1 then
+    text = text .. string.format(" (%d)", #list)
+  end
   return text
 end
 
@@ -57,16 +64,14 @@ local function print_report(path, P, report, dry_run)
   local lf = {}
   for i, x in ipairs(report.launch_failed) do lf[i] = string.format("%s (%s)", x.shard, x.error) end
   row("launch failed", names(lf))
-  row("launched", #report.launched > 0 and string.format("%s (%d)", names(report.launched),
-    #report.launched) or nil)
+  row("launched", names(report.launched))
   local held = {}
   for _, reason in ipairs { "cap", "step_cap", "priority", "filtered", "stopped" } do
     local c = report.not_launched_count[reason]
     if c > 0 then held[#held + 1] = string.format("%s %d", reason, c) end
   end
   row("not launched", table.concat(held, ", "))
-  row("blocked", #report.blocked > 0 and string.format("%s (%d)", names(report.blocked),
-    #report.blocked) or nil)
+  row("blocked", names(report.blocked))
   if report.stopped then row("stopped", "a shard failed for good and on_exhausted is \"stop\"") end
   for _, warning in ipairs(report.warnings) do row("warning", warning) end
   row("final_status", report.final_status)
@@ -113,7 +118,7 @@ local function run(opts, args)
   local path = args[1]
   if not opts.policy then errors.usage("--policy FILE is required") end
   local P = load_policy(opts.policy)
-  local spath = state_path(opts, path)
+  local spath, spath_out = state_paths(opts, path)
   local now = opts.now or os.time()
 
   runfile.check_readable(path) -- before the lock file is made beside it
@@ -132,7 +137,7 @@ local function run(opts, args)
     -- The state first: should the run's save fail or be cut short, the next round sees
     -- attempts counted for launches the run does not show (fewer retries, never more).
     local text = assert(tick.encode_state(state))
-    local wok, werr = magma.write_file(spath, text .. "\n")
+    local wok, werr = magma.write_file(spath_out, text .. "\n")
     if not wok then errors.input(werr) end
     local sok, err = r:save(opts.output or path)
     if not sok then errors.input(err) end
@@ -165,7 +170,8 @@ Runs one round of the policy over RUN, as magma.tick does: poll the running shar
 policy's poll), retry failed shards whose delay has passed, pick ready shards by priority
 within the caps, launch them (the policy's launch), update final_status. Then saves RUN and
 the policy's state (attempts made, when failures were seen, shards failed for good: kept
-outside the run, whose portal schema forbids extra keys) in RUN.state.json or --state FILE,
+outside the run, whose portal schema forbids extra keys) in RUN.state.json (with -o FILE:
+read from RUN.state.json, written to FILE.state.json) or --state FILE,
 both atomically and under RUN's lock. Prints what changed, and why ready shards were not
 launched (cap, step_cap, priority, filtered, stopped) and which shards are blocked.
 An error in the policy's code names the policy file, line, hook and shard; nothing is
