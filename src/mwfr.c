@@ -590,6 +590,8 @@ int mwfr_finish(mwfr *m)
     if (!m->rule || !m->dep_completed || !m->dep_failed || !m->dep_done || !m->rdeps ||
         !m->step_shards)
         return MWFR_ENOMEM;
+    /* Both pools exist from here on, so that slices of them are never NULL + offset. */
+    if (pool_reserve(&m->dpool, 1) != MWFR_OK) return MWFR_ENOMEM;
     if (hb_init(&m->ready, n) != MWFR_OK) return MWFR_ENOMEM;
     for (int i = 0; i < MWFR_NKNOWN; i++)
         if (hb_init(&m->with_status[i], n) != MWFR_OK) return MWFR_ENOMEM;
