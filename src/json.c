@@ -863,7 +863,8 @@ typedef struct Encoder {
     lua_State *L;
     Buffer *B;
     int indent;
-    int slot_amt, slot_name, slot_sets;
+    int slot_amt, slot_name, slot_sets, slot_shape;
+    const void *amt, *shape; /* the array metatable, the last shape seen (kept at slot_shape) */
     char err[256];
     PathItem path[MJSON_MAX_DEPTH + 2];
 } Encoder;
@@ -1356,14 +1357,19 @@ static int encode_table(Encoder *e, int t, int depth)
         return enc_fail(e, depth, "nesting deeper than " MJSON_MAX_DEPTH_STR " (a cycle?)");
     luaL_checkstack(L, 10, "JSON nesting");
     if (lua_getmetatable(L, t)) {
-        if (lua_rawequal(L, -1, e->slot_amt)) {
+        const void *mt = lua_topointer(L, -1);
+        if (mt == e->amt) {
             lua_pop(L, 1);
             return encode_array(e, t, depth, (lua_Integer)lua_rawlen(L, t));
         }
-        lua_pushliteral(L, "__name");
+        if (mt == e->shape) return encode_shaped(e, t, depth);
+        lua_pushvalue(L, e->slot_name);
         lua_rawget(L, -2);
-        if (lua_rawequal(L, -1, e->slot_name)) {
+        if (lua_rawequal(L, -1, e->slot_name + 1)) {
             lua_pop(L, 1);
+            lua_pushvalue(L, -1);
+            lua_replace(L, e->slot_shape);
+            e->shape = mt;
             return encode_shaped(e, t, depth);
         }
         lua_pop(L, 2);
@@ -1442,8 +1448,13 @@ int mjson_encode(lua_State *L, int idx, int indent)
     e->B = B;
     mjson_push_array_mt(L);
     e->slot_amt = lua_gettop(L);
-    lua_pushliteral(L, MJSON_OBJECT_NAME);
+    e->amt = lua_topointer(L, -1);
+    lua_pushliteral(L, "__name");
     e->slot_name = lua_gettop(L);
+    lua_pushliteral(L, MJSON_OBJECT_NAME); /* at slot_name + 1 */
+    lua_pushnil(L);
+    e->slot_shape = lua_gettop(L);
+    e->shape = NULL;
     init_weak_mts(L);
     push_registry_table(L, SHAPE_SET, WEAK_K);
     e->slot_sets = lua_gettop(L);
