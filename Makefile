@@ -114,9 +114,14 @@ uninstall:
 # runtime: scripts/install-deps --fuzz.
 FUZZ_SECONDS ?= 60
 FUZZ_CC      ?= clang
-FUZZERS      := json json_encode
+FUZZERS      := json json_encode run
 FUZZ_CFLAGS  := $(WARN) -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(LUA_CFLAGS) -g -O1 \
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+
+# fuzz_run drives the whole library: the constructor and every method.
+build/fuzz/fuzz_run: fuzz/fuzz_run.c $(LIB_SRC) $(LIB_HDR)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Isrc -o $@ fuzz/fuzz_run.c $(LIB_SRC) $(LUA_LIBS) -lm
 
 build/fuzz/fuzz_%: fuzz/fuzz_%.c src/json.c src/ljson.c $(LIB_HDR)
 	@mkdir -p $(dir $@)
