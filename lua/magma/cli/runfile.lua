@@ -33,6 +33,13 @@ function runfile.check_readable(path)
   errors.input(err)
 end
 
+-- A policy file, checked (magma.policy.load), or a user error naming the file and entry.
+function runfile.policy(path)
+  local P, err = magma.policy.load(path)
+  if P == nil then errors.input(err) end
+  return P
+end
+
 function runfile.open(path)
   local run, err = magma.load(path)
   if run == nil then errors.input(err) end

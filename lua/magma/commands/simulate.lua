@@ -13,12 +13,6 @@ local json = magma.json
 
 local TEXT_TIMELINE_MAX = 40 -- shards: above this, no text timeline in the terminal
 
-local function load_policy(file)
-  local P, err = magma.policy.load(file)
-  if P == nil then errors.input(err) end
-  return P
-end
-
 local function num(x)
   if x == nil then return "-" end
   if type(x) ~= "number" then return tostring(x) end
@@ -115,8 +109,8 @@ local function run(opts, args)
   if opts.seed and math.type(opts.seed) ~= "integer" then
     errors.usage("--seed must be an integer")
   end
-  local policies = { load_policy(opts.policy) }
-  if opts.vs then policies[2] = load_policy(opts.vs) end
+  local policies = { runfile.policy(opts.policy) }
+  if opts.vs then policies[2] = runfile.policy(opts.vs) end
   local r = runfile.open(path)
   local progress = not opts.json and stderr_is_terminal()
 

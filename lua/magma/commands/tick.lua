@@ -16,12 +16,6 @@ local function state_paths(opts, path)
   return path .. ".state.json", (opts.output or path) .. ".state.json"
 end
 
-local function load_policy(file)
-  local P, err = magma.policy.load(file)
-  if P == nil then errors.input(err) end
-  return P
-end
-
 local function num(x)
   if math.type(x) == "integer" then return tostring(x) end
   return string.format("%.15g", x)
@@ -117,7 +111,7 @@ end
 local function run(opts, args)
   local path = args[1]
   if not opts.policy then errors.usage("--policy FILE is required") end
-  local P = load_policy(opts.policy)
+  local P = runfile.policy(opts.policy)
   local spath, spath_out = state_paths(opts, path)
   local now = opts.now or os.time()
 
