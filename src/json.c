@@ -1420,19 +1420,11 @@ static int encode_value(Encoder *e, int idx, int depth)
     }
 }
 
-int mjson_encode(lua_State *L, int idx, int indent)
+/* Pushes a new, empty buffer userdata, marked to be closed (freed at once even when an
+ * error unwinds). */
+static Buffer *push_buffer(lua_State *L)
 {
-    int base, ok, slot_buf;
-    Encoder *e;
-    Buffer *B;
-    idx = lua_absindex(L, idx);
-    base = lua_gettop(L);
-    luaL_checkstack(L, 10, NULL);
-    e = lua_newuserdatauv(L, sizeof *e, 0); /* large (the path): not on the C stack */
-    e->L = L;
-    e->indent = indent;
-    e->err[0] = '\0';
-    B = lua_newuserdatauv(L, sizeof *B, 0);
+    Buffer *B = lua_newuserdatauv(L, sizeof *B, 0);
     B->b = NULL;
     B->n = B->cap = 0;
     B->alloc = lua_getallocf(L, &B->ud);
@@ -1443,8 +1435,20 @@ int mjson_encode(lua_State *L, int idx, int indent)
         lua_setfield(L, -2, "__close");
     }
     lua_setmetatable(L, -2);
-    slot_buf = lua_gettop(L);
-    lua_toclose(L, slot_buf); /* freed at once even when an error unwinds */
+    lua_toclose(L, lua_gettop(L));
+    return B;
+}
+
+/* Encodes the value at idx into B. Leaves the stack as it found it and returns 1, or
+ * pushes an error message and returns 0. */
+static int encode_into(lua_State *L, int idx, int indent, Buffer *B)
+{
+    int top = lua_gettop(L), ok;
+    luaL_checkstack(L, 10, NULL);
+    Encoder *e = lua_newuserdatauv(L, sizeof *e, 0); /* large (the path): not on the C stack */
+    e->L = L;
+    e->indent = indent;
+    e->err[0] = '\0';
     e->B = B;
     mjson_push_array_mt(L);
     e->slot_amt = lua_gettop(L);
@@ -1460,13 +1464,46 @@ int mjson_encode(lua_State *L, int idx, int indent)
     e->slot_sets = lua_gettop(L);
 
     ok = encode_value(e, idx, 0);
-    lua_settop(L, e->slot_sets);
-    if (ok)
-        lua_pushlstring(L, B->b, B->n);
-    else
+    if (!ok) {
         lua_pushstring(L, e->err);
-    lua_replace(L, base + 1);
-    lua_settop(L, base + 1); /* closes the buffer slot */
-    (void)slot_buf;
+        lua_replace(L, top + 1);
+    }
+    lua_settop(L, ok ? top : top + 1);
     return ok;
+}
+
+int mjson_encode(lua_State *L, int idx, int indent)
+{
+    idx = lua_absindex(L, idx);
+    int base = lua_gettop(L);
+    lua_pushnil(L); /* base + 1: the result */
+    Buffer *B = push_buffer(L);
+    int ok = encode_into(L, idx, indent, B);
+    if (ok) lua_pushlstring(L, B->b, B->n);
+    lua_replace(L, base + 1);
+    lua_settop(L, base + 1); /* closes the buffer */
+    return ok;
+}
+
+int mjson_encode_buffer(lua_State *L, int idx, int indent, const char *suffix, const char **text,
+                        size_t *len)
+{
+    idx = lua_absindex(L, idx);
+    Buffer *B = push_buffer(L);
+    if (!encode_into(L, idx, indent, B)) return 0;
+    size_t n = strlen(suffix);
+    if (n > 0) {
+        if (B->cap - B->n < n) {
+            size_t cap = B->n + n;
+            char *nb = B->alloc(B->ud, B->b, B->cap, cap);
+            if (nb == NULL) luaL_error(L, "not enough memory");
+            B->b = nb;
+            B->cap = cap;
+        }
+        memcpy(B->b + B->n, suffix, n);
+        B->n += n;
+    }
+    *text = B->b ? B->b : "";
+    *len = B->n;
+    return 1;
 }

@@ -40,6 +40,14 @@ int mjson_decode(lua_State *L, const char *s, size_t len);
  * Raises only on memory errors. */
 int mjson_encode(lua_State *L, int idx, int indent);
 
+/* Encodes the value at idx as mjson_encode does, followed by suffix, into a buffer that a
+ * userdata pushed on the stack owns (marked to be closed: freed when the calling function
+ * returns, or an error unwinds). On success *text and *len give the text, valid while that
+ * userdata stays on the stack, and 1 is returned; else an error message is pushed above it
+ * and 0 returned. For writing large texts without copying them into a Lua string. */
+int mjson_encode_buffer(lua_State *L, int idx, int indent, const char *suffix, const char **text,
+                        size_t *len);
+
 /* Pushes the shared array metatable (creating it on first use). */
 void mjson_push_array_mt(lua_State *L);
 

@@ -1242,6 +1242,7 @@ static int l_load(lua_State *L)
 static int m_save(lua_State *L)
 {
     lrun *r = checkrun(L, 1);
+    lua_settop(L, 3); /* path and options may be absent: give them their slots */
     int indent = r->indent;
     if (!lua_isnoneornil(L, 3)) {
         luaL_checktype(L, 3, LUA_TTABLE);
@@ -1260,13 +1261,11 @@ static int m_save(lua_State *L)
     }
     const char *path = luaL_checkstring(L, 2);
     lua_getiuservalue(L, 1, UV_DOC);
-    if (!mjson_encode(L, -1, indent)) return file_fail(L, path, lua_tostring(L, -1));
-    if (r->final_newline) {
-        lua_pushliteral(L, "\n");
-        lua_concat(L, 2);
-    }
+    /* Written straight from the encoder's buffer: no Lua string of the whole text. */
+    const char *text;
     size_t len;
-    const char *text = lua_tolstring(L, -1, &len);
+    if (!mjson_encode_buffer(L, -1, indent, r->final_newline ? "\n" : "", &text, &len))
+        return file_fail(L, path, lua_tostring(L, -1));
     char err[512];
     if (mfile_write_atomic(path, text, len, err, sizeof err) != 0) return file_fail(L, path, err);
     lua_pushboolean(L, 1);
