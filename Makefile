@@ -83,6 +83,7 @@ ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-s
 asan: deps
 	$(MAKE) --no-print-directory B=build/asan BIN=build/asan/bin/magma CFLAGS='$(ASAN_FLAGS)' \
 		LDFLAGS='-fsanitize=address,undefined' build/asan/bin/magma
+	@ln -sfn ../../lua build/asan/lua # the host finds its Lua files at bin/../lua
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	LUA_PATH='$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;spec/?.lua;scripts/?.lua;;' \
 	MAGMA_BIN=build/asan/bin/magma \
