@@ -786,15 +786,11 @@ static uint32_t check_step(lua_State *L, lrun *r, int idx)
     return step;
 }
 
-/* Status code of the string at idx, without interning a new one (MWFR_NONE if unseen). */
+/* Status code of the string at idx (MWFR_NONE only when out of memory). */
 static uint32_t status_of_arg(lua_State *L, lrun *r, int idx)
 {
     mwfr_str st;
     st.s = luaL_checklstring(L, idx, &st.len);
-    for (uint32_t c = 0; c < MWFR_NKNOWN; c++) {
-        mwfr_str k = mwfr_status_str(r->core, c);
-        if (k.len == st.len && memcmp(k.s, st.s, st.len) == 0) return c;
-    }
     return mwfr_status_code(r->core, st);
 }
 
