@@ -1,9 +1,11 @@
--- Helpers for the specs that spawn bin/magma (cli, cli_badinput, concurrency, crash).
+-- Helpers for the specs that spawn bin/magma (cli, cli_badinput, cli_simulate, cli_tick,
+-- concurrency, crash).
 --
 --   local H = require "cli_helper"
 --   local dir = H.tmpdir()                       -- a fresh directory, removed by H.cleanup()
 --   local path = H.copy_fixture("CGAP_WGS_trio.run.json", dir)
 --   local r = H.magma{"status", path}            -- {code =, out =, err =}
+--   local v = H.ok_json(H.magma{"status", path, "--json"})  -- exit 0, no stderr, decoded
 
 package.path = "scripts/?.lua;" .. package.path -- genrun
 
@@ -84,6 +86,30 @@ function H.magma(args, opts)
   if how == "signal" then code = 128 + code end
   return { code = code, out = out, err = err }
 end
+
+-- The run in the file at path, through the library (required here, not by every user).
+function H.load(path)
+  local r, err = require("magma").load(path)
+  assert(r, err)
+  return r
+end
+
+function H.decode(text)
+  local v, err = require("magma").json.decode(text)
+  assert(v ~= nil, err)
+  return v
+end
+
+-- res (from H.magma) after asserting a clean exit: code 0, nothing on stderr. (busted's
+-- assert is a global of the spec files only: a required module takes it from luassert.)
+function H.ok(res)
+  local luassert = require "luassert"
+  luassert.are.equal("", res.err)
+  luassert.are.equal(0, res.code)
+  return res
+end
+
+function H.ok_json(res) return H.decode(H.ok(res).out) end
 
 -- The names in dir (ls -A), sorted.
 function H.ls(dir)

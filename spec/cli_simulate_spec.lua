@@ -3,31 +3,18 @@
 -- exit codes and messages. Expected numbers on the CGAP trio are computed by hand (see
 -- spec/simulate_spec.lua): 20 pending + 1 running shard of 1 s, sample 0 eight steps deep.
 local H = require "cli_helper"
+local xml = require "support.xml"
+local text_count = require("support.text").count
 local magma = require "magma"
 local json = magma.json
 
 local TRIO = "CGAP_WGS_trio.run.json"
 local EXTRA = "CGAP_WGS_trio_scatter_import_ExtraShard.run.json"
 
-local function load(path)
-  local r, err = magma.load(path)
-  assert(r, err)
-  return r
-end
+local load, ok, ok_json = H.load, H.ok, H.ok_json
 
-local function decode(text)
-  local v, err = json.decode(text)
-  assert(v ~= nil, err)
-  return v
-end
-
-local function ok(res)
-  assert.are.equal("", res.err)
-  assert.are.equal(0, res.code)
-  return res
-end
-
-local function ok_json(res) return decode(ok(res).out) end
+-- Occurrences of a plain string.
+local function count(s, needle) return text_count(s, needle, true) end
 
 -- Parses an SVG file with python3's xml.dom.minidom. Returns
 -- { root = tag, ns = xmlns, charts = { {title =, bars = {shard -> count}, outcomes = {...}} },
@@ -64,14 +51,7 @@ print(json.dumps({"root": root.tagName, "ns": root.getAttribute("xmlns"), "chart
 ]]
 
 local function parse_svg(path)
-  local script = os.tmpname()
-  H.write(script, PARSE)
-  local p = assert(io.popen("python3 " .. H.q(script) .. " " .. H.q(path) .. " 2>&1"))
-  local out = p:read("a")
-  local _, _, code = p:close()
-  os.remove(script)
-  assert(code == 0, "python3 could not parse " .. path .. " (exit " .. tostring(code) .. "): " .. out)
-  local v = decode(out)
+  local v = H.decode(xml.python(PARSE, { path }))
   assert.are.equal("svg", v.root)
   assert.are.equal("http://www.w3.org/2000/svg", v.ns)
   return v
@@ -450,15 +430,6 @@ describe("magma graph", function()
       end
     end
     return out
-  end
-
-  local function count(s, plain)
-    local n, i = 0, 1
-    while true do
-      local a, b = s:find(plain, i, true)
-      if not a then return n end
-      n, i = n + 1, b + 1
-    end
   end
 
   it("dot (the default): every shard_name and every dependency edge", function()

@@ -8,29 +8,14 @@ local SCATTER = "CGAP_WGS_trio_scatter.run.json"
 local EXTRA = "CGAP_WGS_trio_scatter_import_ExtraShard.run.json"
 local SMAHT = "SMaHT_WGS_trio_scatter_ff.run.json"
 
-local function load(path)
-  local r, err = magma.load(path)
-  assert(r, err)
-  return r
-end
+local load, ok = H.load, H.ok
+local lines = require("support.text").lines
 
 -- shard_name -> record (runs_to_json form) of the run in path
 local function records(path)
   local out = {}
   for _, rec in ipairs(load(path):runs_to_json()) do out[rec.name .. ":" .. rec.shard] = rec end
   return out
-end
-
-local function lines(s)
-  local out = {}
-  for l in s:gmatch("([^\n]*)\n") do out[#out + 1] = l end
-  return out
-end
-
-local function ok(res)
-  assert.are.equal("", res.err)
-  assert.are.equal(0, res.code)
-  return res
 end
 
 -- magma's test/test_utils.py expectations (runs_to_json records).

@@ -2,6 +2,7 @@
 -- bookkeeping kept in a state file between invocations. Policies here stand in for a job
 -- system with files: launch appends to a log, poll reads which jobs are done from a file.
 local H = require "cli_helper"
+local shard_names = require("support.runs").shard_names
 local magma = require "magma"
 local json = magma.json
 
@@ -14,23 +15,7 @@ local MERGE0 = "workflow_merge-bam-check:0"
 local MERGE1 = "workflow_merge-bam-check:1"
 local MERGE2 = "workflow_merge-bam-check:2"
 
-local function load(path)
-  local r, err = magma.load(path)
-  assert(r, err)
-  return r
-end
-
-local function decode(text)
-  local v, err = json.decode(text)
-  assert(v ~= nil, err)
-  return v
-end
-
-local function ok_json(res)
-  assert.are.equal("", res.err)
-  assert.are.equal(0, res.code)
-  return decode(res.out)
-end
+local load, decode, ok_json = H.load, H.decode, H.ok_json
 
 local function lines_of(path)
   local out = {}
@@ -48,11 +33,7 @@ local function line_of(path, needle)
   error(needle .. " not in " .. path)
 end
 
-local function running_of(path)
-  local out = {}
-  for _, w in ipairs(load(path):running()) do out[#out + 1] = w.shard_name end
-  return out
-end
+local function running_of(path) return shard_names(load(path):running()) end
 
 -- A one-shard run file "work:0" (pending), at dir/one.run.json.
 local function one_shard_run(dir)

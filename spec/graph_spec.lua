@@ -5,6 +5,9 @@
 local magma = require "magma"
 local graph = require "magma.graph"
 local MWR = require("magma.metawflrun").MetaWorkflowRun
+local xml = require "support.xml"
+local support_text = require "support.text"
+local count, lines_of = support_text.count, support_text.lines
 
 local FIXTURES = (debug.getinfo(1, "S").source:match("^@(.*[/\\])") or "./") .. "fixtures/"
 
@@ -21,63 +24,8 @@ local function run_of(records)
   return MWR { meta_workflow = "mwf-1", input = {}, final_status = "pending", workflow_runs = runs }
 end
 
--- Parses each text with python3; returns, per text, the list of elements that carry a
--- class, each {tag =, class =, shard =, dash = has stroke-dasharray} as the parser read them.
-local PY = [[
-import sys, xml.dom.minidom
-for path in sys.argv[1:]:
-    doc = xml.dom.minidom.parse(path)
-    print("--")
-    for e in doc.getElementsByTagName("*"):
-        if e.hasAttribute("class"):
-            rect = [c for c in e.childNodes if c.nodeType == 1 and c.tagName == "rect"]
-            dash = e.hasAttribute("stroke-dasharray") or any(r.hasAttribute("stroke-dasharray") for r in rect)
-            print(e.tagName, e.getAttribute("class").encode("utf-8").hex(),
-                  e.getAttribute("data-shard").encode("utf-8").hex(), int(dash))
-]]
-
-local function unhex(h)
-  return (h:gsub("%x%x", function(b) return string.char(tonumber(b, 16)) end))
-end
-
--- The interpreter behind python3 (a pyenv shim costs a shell per call).
-local python
-local function python3()
-  if not python then
-    local p = assert(io.popen("python3 -c 'import sys; print(sys.executable)' 2>&1"))
-    local out = p:read("a")
-    local ok, _, code = p:close()
-    assert(ok, "python3 is needed by this spec: exit " .. tostring(code) .. "\n" .. out)
-    python = out:match("^([^\n]+)")
-  end
-  return python
-end
-
-local function parse_xml(...)
-  local texts, paths = { ... }, {}
-  for i, text in ipairs(texts) do
-    paths[i] = os.tmpname()
-    local f = assert(io.open(paths[i], "wb"))
-    f:write(text)
-    f:close()
-  end
-  local p = assert(io.popen(string.format("'%s' -c '%s' %s 2>&1", python3(), PY, table.concat(paths, " "))))
-  local out = p:read("a")
-  local ok, _, code = p:close()
-  for _, path in ipairs(paths) do os.remove(path) end
-  assert(ok, "python3 could not parse the SVG: exit " .. tostring(code) .. "\n" .. out)
-  local docs = {}
-  for line in out:gmatch("([^\n]*)\n") do
-    if line == "--" then
-      docs[#docs + 1] = {}
-    else
-      local tag, class, shard, dash = line:match("^(%S+) (%x*) (%x*) ([01])$")
-      table.insert(docs[#docs], { tag = tag, class = unhex(class), shard = unhex(shard), dash = dash == "1" })
-    end
-  end
-  assert(#docs == #texts, "python3 read " .. #docs .. " of " .. #texts .. " documents")
-  return table.unpack(docs)
-end
+-- Per text, the elements that carry a class, {tag =, class =, shard =, dash =} (support.xml).
+local function parse_xml(...) return xml.parse("class", ...) end
 
 -- Nodes of a parsed SVG by data-shard: {[shard] = element}; and the elements of a class.
 local function nodes_of(elements)
@@ -102,21 +50,6 @@ local function exactly(elements, class)
     if e.class == class then list[#list + 1] = e end
   end
   return list
-end
-
-local function count(s, pattern, plain)
-  local n, i = 0, 1
-  while true do
-    local a, b = s:find(pattern, i, plain)
-    if not a then return n end
-    n, i = n + 1, b + 1
-  end
-end
-
-local function lines_of(s)
-  local t = {}
-  for line in s:gmatch("([^\n]*)\n") do t[#t + 1] = line end
-  return t
 end
 
 -- Fails instead of hanging: an error after `n` VM instructions.

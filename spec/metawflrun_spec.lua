@@ -51,11 +51,7 @@ local function sample()
   }, { title = "sample run", uuid = "run-uuid-1" })
 end
 
-local function shard_names(list)
-  local out = {}
-  for i, w in ipairs(list) do out[i] = w.shard_name end
-  return out
-end
+local shard_names = require("support.runs").shard_names
 
 local function ready(run) return shard_names(run:to_run()) end
 

@@ -24,22 +24,10 @@ local function errmsg(f, ...)
   return tostring(e)
 end
 
-local tmpfiles = {}
-local function tmpfile(text)
-  local base = os.tmpname()
-  local path = base .. ".lua"
-  local f = assert(io.open(path, "w"))
-  f:write(text)
-  f:close()
-  tmpfiles[#tmpfiles + 1] = base
-  tmpfiles[#tmpfiles + 1] = path
-  return path
-end
-
-local function cleanup()
-  for _, p in ipairs(tmpfiles) do os.remove(p) end
-  tmpfiles = {}
-end
+-- Policy files (support.tmpfiles), removed by cleanup() in the teardown of their block.
+local tmp = require "support.tmpfiles"
+local function tmpfile(text) return tmp.file(text, ".lua") end
+local cleanup = tmp.cleanup
 
 -------------------------------------------------------------------------------------------
 describe("magma.policy.check", function()
@@ -228,9 +216,7 @@ describe("magma.policy.load", function()
       if row[2] then
         path = tmpfile(row[2])
       else
-        local base = os.tmpname()
-        tmpfiles[#tmpfiles + 1] = base
-        path = base .. "_missing.lua"
+        path = tmp.path("_missing.lua")
       end
       local P, err = policy.load(path)
       assert.is_nil(P)

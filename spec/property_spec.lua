@@ -177,11 +177,7 @@ local function diff(a, b)
   return path
 end
 
-local function names_of(list)
-  local out = {}
-  for i, w in ipairs(list) do out[i] = w.shard_name end
-  return out
-end
+local names_of = require("support.runs").shard_names
 
 local function c_problems(run)
   local missing, cycles = {}, {}

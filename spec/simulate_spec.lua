@@ -9,27 +9,8 @@ local json = magma.json
 
 local FIXTURES = (debug.getinfo(1, "S").source:match("^@(.*[/\\])") or "./") .. "fixtures/"
 
--- A run from a compact description, one string per shard, in document order:
---   "NAME:SHARD[ STATUS][ <- DEP, DEP ...]"   (STATUS defaults to pending)
-local function build(desc)
-  local runs = {}
-  for _, line in ipairs(desc) do
-    local head, deps = line:match("^(.-)%s*<%-%s*(.*)$")
-    head = head or line
-    local sn, status = head:match("^(%S+)%s*(%S*)$")
-    local name, shard = sn:match("^([^:]+):(.+)$")
-    assert(name, "bad shard description: " .. line)
-    local rec = { name = name, shard = shard, status = status ~= "" and status or "pending" }
-    if deps then
-      rec.dependencies = {}
-      for d in deps:gmatch("[^,%s]+") do rec.dependencies[#rec.dependencies + 1] = d end
-    end
-    runs[#runs + 1] = rec
-  end
-  return magma.MetaWorkflowRun {
-    meta_workflow = "mwf-uuid", input = {}, final_status = "pending", workflow_runs = runs,
-  }
-end
+-- A run from a compact description ("NAME:SHARD[ STATUS][ <- DEP, ...]"): support.runs.
+local build = require("support.runs").build
 
 -- n independent shards "step:0" .. "step:n-1"
 local function independent(step, n, desc)

@@ -3,62 +3,11 @@
 -- xml.dom.minidom: python3 must be installed, without it this spec fails, it does not skip.
 
 local svg = require "magma.svg"
+local xml = require "support.xml"
+local count = require("support.text").count
 
--- Parses each text with python3; returns, per text, the list of elements that carry
--- data-shard, each {tag =, class =, shard =} with the values as the parser read them.
-local PY = [[
-import sys, xml.dom.minidom
-for path in sys.argv[1:]:
-    doc = xml.dom.minidom.parse(path)
-    print("--")
-    for e in doc.getElementsByTagName("*"):
-        if e.hasAttribute("data-shard"):
-            print(e.tagName, e.getAttribute("class").encode("utf-8").hex(),
-                  e.getAttribute("data-shard").encode("utf-8").hex())
-]]
-
-local function unhex(h)
-  return (h:gsub("%x%x", function(b) return string.char(tonumber(b, 16)) end))
-end
-
--- The interpreter behind python3 (a pyenv shim costs a shell per call).
-local python
-local function python3()
-  if not python then
-    local p = assert(io.popen("python3 -c 'import sys; print(sys.executable)' 2>&1"))
-    local out = p:read("a")
-    local ok, _, code = p:close()
-    assert(ok, "python3 is needed by this spec: exit " .. tostring(code) .. "\n" .. out)
-    python = out:match("^([^\n]+)")
-  end
-  return python
-end
-
-local function parse_xml(...)
-  local texts, paths = { ... }, {}
-  for i, text in ipairs(texts) do
-    paths[i] = os.tmpname()
-    local f = assert(io.open(paths[i], "wb"))
-    f:write(text)
-    f:close()
-  end
-  local p = assert(io.popen(string.format("'%s' -c '%s' %s 2>&1", python3(), PY, table.concat(paths, " "))))
-  local out = p:read("a")
-  local ok, _, code = p:close()
-  for _, path in ipairs(paths) do os.remove(path) end
-  assert(ok, "python3 could not parse the SVG: exit " .. tostring(code) .. "\n" .. out)
-  local docs = {}
-  for line in out:gmatch("([^\n]*)\n") do
-    if line == "--" then
-      docs[#docs + 1] = {}
-    else
-      local tag, class, shard = line:match("^(%S+) (%x*) (%x*)$")
-      table.insert(docs[#docs], { tag = tag, class = unhex(class), shard = unhex(shard) })
-    end
-  end
-  assert(#docs == #texts, "python3 read " .. #docs .. " of " .. #texts .. " documents")
-  return table.unpack(docs)
-end
+-- Per text, the elements that carry data-shard, {tag =, class =, shard =, ...} (support.xml).
+local function parse_xml(...) return xml.parse("data-shard", ...) end
 
 -- Bars (class "bar ...") by data-shard: {[shard] = {outcome, ...}}, and their total.
 local function bars_of(elements)
@@ -72,12 +21,6 @@ local function bars_of(elements)
     end
   end
   return by, n
-end
-
-local function count(s, pattern)
-  local n = 0
-  for _ in s:gmatch(pattern) do n = n + 1 end
-  return n
 end
 
 -- A small timeline: retries, a failure, one attempt still running at the end.

@@ -14,29 +14,10 @@ local READGROUPS_00 = "workflow_add-readgroups-check:0:0"
 local MERGE_0 = "workflow_merge-bam-check:0"
 local MERGE_1 = "workflow_merge-bam-check:1"
 
--- A run from a compact description, one string per shard, in document order:
---   "NAME:SHARD[ STATUS][ <- DEP, DEP ...]"   (STATUS defaults to pending)
--- extra: shard_name -> table of more keys for that record.
-local function build(desc, extra)
-  local runs = {}
-  for _, line in ipairs(desc) do
-    local head, deps = line:match("^(.-)%s*<%-%s*(.*)$")
-    head = head or line
-    local sn, status = head:match("^(%S+)%s*(%S*)$")
-    local name, shard = sn:match("^([^:]+):(.+)$")
-    assert(name, "bad shard description: " .. line)
-    local rec = { name = name, shard = shard, status = status ~= "" and status or "pending" }
-    if deps then
-      rec.dependencies = {}
-      for d in deps:gmatch("[^,%s]+") do rec.dependencies[#rec.dependencies + 1] = d end
-    end
-    for k, v in pairs(extra and extra[sn] or {}) do rec[k] = v end
-    runs[#runs + 1] = rec
-  end
-  return magma.MetaWorkflowRun {
-    meta_workflow = "mwf-uuid", input = {}, final_status = "pending", workflow_runs = runs,
-  }
-end
+-- A run from a compact description ("NAME:SHARD[ STATUS][ <- DEP, ...]"), extra keys by
+-- shard_name: support.runs.
+local build = require("support.runs").build
+local tmp = require "support.tmpfiles"
 
 local function load_fixture(name)
   local run, err = magma.load(FIXTURES .. name)
@@ -74,22 +55,8 @@ local function recorder()
 end
 
 -- A policy file holding `text`; returns its path (removed in the teardown of its block).
-local tmpfiles = {}
-local function policy_file(text)
-  local base = os.tmpname()
-  local path = base .. "_policy.lua"
-  local f = assert(io.open(path, "w"))
-  f:write(text)
-  f:close()
-  tmpfiles[#tmpfiles + 1] = base
-  tmpfiles[#tmpfiles + 1] = path
-  return path
-end
-
-local function cleanup()
-  for _, p in ipairs(tmpfiles) do os.remove(p) end
-  tmpfiles = {}
-end
+local function policy_file(text) return tmp.file(text, "_policy.lua") end
+local cleanup = tmp.cleanup
 
 -------------------------------------------------------------------------------------------
 describe("magma.tick: trigger rules", function()
