@@ -13,7 +13,9 @@
  *   4  the `runs` proxy (magma.Runs), made on first use
  *   5  the path the run was loaded from (magma.load), the default of run:save()
  * The core keeps identity, statuses and the dependency graph; the records keep every
- * other key, and their `status` and `dependencies` are kept equal to the core's.
+ * other key. Their `dependencies` are kept equal to the core's at once; their `status`
+ * lazily: a status change touches only the core, and sync_statuses() writes the changed
+ * ones into their records before anything reads records whole (JSON views, save).
  *
  * magma.WorkflowRun (struct lwfr: the shard number) has two user values: its
  * MetaWorkflowRun, which it keeps alive, and its shard_name string once asked for.
@@ -411,6 +413,23 @@ static uint32_t lookup_shard(lua_State *L, lrun *r, int idx)
     return mwfr_lookup(r->core, (mwfr_str){s, len});
 }
 
+/* Writes the statuses that changed in the core since the last sync into their records. */
+static void sync_statuses(lua_State *L, int run, lrun *r)
+{
+    run = lua_absindex(L, run);
+    if (mwfr_next_changed(r->core, 0) == MWFR_NONE) return;
+    lua_getiuservalue(L, run, UV_RECORDS);
+    for (uint32_t id = mwfr_next_changed(r->core, 0); id != MWFR_NONE;
+         id = mwfr_next_changed(r->core, id + 1)) {
+        lua_rawgeti(L, -1, (lua_Integer)id + 1);
+        pushstr(L, mwfr_status_str(r->core, mwfr_status(r->core, id)));
+        lua_setfield(L, -2, "status");
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    mwfr_clear_changed(r->core);
+}
+
 /* Sets key k (string at k_idx) of shard id to the value at v_idx: the one place where a
  * shard's attributes change. */
 static void set_attribute(lua_State *L, int run, lrun *r, uint32_t id, int k_idx, int v_idx)
@@ -422,21 +441,21 @@ static void set_attribute(lua_State *L, int run, lrun *r, uint32_t id, int k_idx
         luaL_error(L, "attribute name must be a string, got %s", luaL_typename(L, k_idx));
     const char *k = lua_tostring(L, k_idx);
     mwfr_str sn = mwfr_shard_name(r->core, id);
-    if (strcmp(k, "name") == 0 || strcmp(k, "shard") == 0 || strcmp(k, "shard_name") == 0)
-        luaL_error(L, "shard \"%s\": key \"%s\" is the shard's identity and cannot be changed",
-                   sn.s, k);
-    push_record(L, run, id);
-    int rec = lua_gettop(L);
-    if (strcmp(k, "status") == 0) {
+    if (strcmp(k, "status") == 0) { /* the hot path: the core only (see sync_statuses) */
         if (lua_type(L, v_idx) != LUA_TSTRING)
             luaL_error(L, "shard \"%s\": key \"status\" must be a string, got %s", sn.s,
                        typename_of(L, v_idx));
         uint32_t code = mwfr_status_code(r->core, tostr(L, v_idx));
         if (code == MWFR_NONE) luaL_error(L, "not enough memory");
-        lua_pushvalue(L, v_idx);
-        lua_setfield(L, rec, "status");
         mwfr_set_status(r->core, id, code);
-    } else if (strcmp(k, "dependencies") == 0) {
+        return;
+    }
+    if (strcmp(k, "name") == 0 || strcmp(k, "shard") == 0 || strcmp(k, "shard_name") == 0)
+        luaL_error(L, "shard \"%s\": key \"%s\" is the shard's identity and cannot be changed",
+                   sn.s, k);
+    push_record(L, run, id);
+    int rec = lua_gettop(L);
+    if (strcmp(k, "dependencies") == 0) {
         const char *where = lua_pushfstring(L, "shard \"%s\"", sn.s);
         sbuf buf;
         sbuf_init(L, &buf);
@@ -582,6 +601,7 @@ static void push_record_json(lua_State *L, int run, uint32_t id)
 
 static void push_runs_json(lua_State *L, int run, lrun *r)
 {
+    sync_statuses(L, run, r);
     uint32_t n = mwfr_count(r->core);
     new_list(L, (int)n);
     for (uint32_t id = 0; id < n; id++) {
@@ -600,6 +620,7 @@ static int m_runs_to_json(lua_State *L)
 static int m_to_json(lua_State *L)
 {
     lrun *r = checkrun(L, 1);
+    sync_statuses(L, 1, r);
     lua_getiuservalue(L, 1, UV_DOC);
     int doc = lua_gettop(L);
     lua_createtable(L, 0, 8);
@@ -1256,6 +1277,7 @@ static int m_save(lua_State *L)
         lua_replace(L, 2);
     }
     const char *path = luaL_checkstring(L, 2);
+    sync_statuses(L, 1, r);
     lua_getiuservalue(L, 1, UV_DOC);
     /* Written straight from the encoder's buffer: no Lua string of the whole text. */
     const char *text;

@@ -352,6 +352,7 @@ struct mwfr {
     uint32_t count[MWFR_NKNOWN + 1];
     hbits ready;
     hbits with_status[MWFR_NKNOWN];
+    hbits changed; /* statuses changed since mwfr_clear_changed */
 };
 
 static int grow_shards(mwfr *m);
@@ -402,6 +403,7 @@ void mwfr_free(mwfr *m)
     free(m->step_shards);
     free(m->other);
     hb_free(&m->ready);
+    hb_free(&m->changed);
     for (int i = 0; i < MWFR_NKNOWN; i++) hb_free(&m->with_status[i]);
     free(m);
 }
@@ -593,6 +595,7 @@ int mwfr_finish(mwfr *m)
     /* Both pools exist from here on, so that slices of them are never NULL + offset. */
     if (pool_reserve(&m->dpool, 1) != MWFR_OK) return MWFR_ENOMEM;
     if (hb_init(&m->ready, n) != MWFR_OK) return MWFR_ENOMEM;
+    if (hb_init(&m->changed, n) != MWFR_OK) return MWFR_ENOMEM;
     for (int i = 0; i < MWFR_NKNOWN; i++)
         if (hb_init(&m->with_status[i], n) != MWFR_OK) return MWFR_ENOMEM;
 
@@ -753,6 +756,7 @@ void mwfr_set_status(mwfr *m, uint32_t id, uint32_t code)
     if (old == code) return;
     m->status[id] = code;
     if (!m->finished) return;
+    hb_set(&m->changed, id);
 
     uint32_t oc = status_class(old), nc = status_class(code);
     m->count[oc]--;
@@ -907,6 +911,19 @@ uint32_t mwfr_next_with_status(const mwfr *m, uint32_t code, uint32_t from)
 {
     if (code >= MWFR_NKNOWN || from >= m->n) return MWFR_NONE;
     return hb_next(&m->with_status[code], from);
+}
+
+uint32_t mwfr_next_changed(const mwfr *m, uint32_t from)
+{
+    if (!m->finished || from >= m->n) return MWFR_NONE;
+    return hb_next(&m->changed, from);
+}
+
+void mwfr_clear_changed(mwfr *m)
+{
+    if (!m->finished) return;
+    for (uint32_t id = hb_next(&m->changed, 0); id != MWFR_NONE; id = hb_next(&m->changed, id))
+        hb_clear(&m->changed, id);
 }
 
 /* ---------------------------------------------------------------- cycles (Tarjan, iterative) */

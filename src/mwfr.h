@@ -117,6 +117,11 @@ uint32_t mwfr_next_ready(const mwfr *m, uint32_t from);
 /* The first shard with id >= from having known status code (< MWFR_NKNOWN), or MWFR_NONE. */
 uint32_t mwfr_next_with_status(const mwfr *m, uint32_t code, uint32_t from);
 
+/* Shards whose status changed since the last mwfr_clear_changed (after mwfr_finish): lets
+ * a binding mirror statuses lazily. mwfr_next_changed walks them in document order. */
+uint32_t mwfr_next_changed(const mwfr *m, uint32_t from);
+void mwfr_clear_changed(mwfr *m);
+
 /* Cycles: strongly connected components of more than one shard, or a shard depending on
  * itself. On success *members holds every cycle's shards (ids, each cycle in document
  * order), *starts[k] is where cycle k begins (with *starts[ncycles] == total); the caller
