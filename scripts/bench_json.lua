@@ -1,5 +1,5 @@
 -- Quick timing of magma.json against lua-cjson on a generated run document.
---   LUA_PATH='lua/?.lua;;' LUA_CPATH='build/?.so;;' lua5.4 bench/json_quick.lua [SHARDS [REPS]]
+--   LUA_PATH='lua/?.lua;;' LUA_CPATH='build/?.so;;' lua5.4 scripts/bench_json.lua [SHARDS [REPS]]
 -- Prints the best of REPS (5) for decode and encode, and the Lua heap held by the decoded value.
 local json = require "magma.json"
 local cjson = require "cjson"
