@@ -12,6 +12,7 @@
 
 local magma = require "magma"
 local errors = require "magma.cli.errors"
+local format = require "magma.cli.format"
 
 local json = magma.json
 
@@ -31,6 +32,17 @@ function runfile.check_readable(path)
   local run, lerr = magma.load(path)
   if run == nil then err = lerr end
   errors.input(err)
+end
+
+-- Raises a user error naming the file and the first of `steps` that run r does not have.
+function runfile.check_steps(r, path, steps)
+  local known = {}
+  for _, s in ipairs(r:steps()) do known[s] = true end
+  for _, s in ipairs(steps) do
+    if not known[s] then
+      errors.input(string.format("%s: unknown step %s", path, format.quote(s)))
+    end
+  end
 end
 
 -- A policy file, checked (magma.policy.load), or a user error naming the file and entry.

@@ -40,13 +40,7 @@ end
 -- taking its record from OTHER; a shard missing in OTHER is skipped, and so are its
 -- dependencies (through it). Returns the number of shards imported.
 local function import_steps(r, path, steps, other_by_name, own_by_name)
-  local known_step = {}
-  for _, s in ipairs(r:steps()) do known_step[s] = true end
-  for _, s in ipairs(steps) do
-    if not known_step[s] then
-      errors.input(string.format("%s: unknown step %s", path, format.quote(s)))
-    end
-  end
+  runfile.check_steps(r, path, steps)
   local done, count = {}, 0
   for _, step in ipairs(steps) do
     local queue = {}

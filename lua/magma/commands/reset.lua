@@ -25,13 +25,7 @@ end
 local function select_shards(r, path, opts)
   local chosen = {}
   local steps, shards = opts.step or {}, opts.shard or {}
-  local known_step = {}
-  for _, s in ipairs(r:steps()) do known_step[s] = true end
-  for _, s in ipairs(steps) do
-    if not known_step[s] then
-      errors.input(string.format("%s: unknown step %s", path, format.quote(s)))
-    end
-  end
+  runfile.check_steps(r, path, steps)
   for _, s in ipairs(shards) do
     if r.runs[s] == nil then
       errors.input(string.format("%s: unknown shard %s", path, format.quote(s)))
