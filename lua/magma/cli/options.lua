@@ -67,6 +67,15 @@ function options.parse(spec, argv)
   local long, short = index(spec)
   local opts, args = {}, {}
   local i = 1
+  -- The value of option o given as the next argument (it moves i past it).
+  local function next_value(o, shown)
+    i = i + 1
+    local value = argv[i]
+    if value == nil then
+      errors.usage(string.format("option '%s' needs a value (%s)", shown, o.arg))
+    end
+    return value
+  end
   while i <= #argv do
     local a = argv[i]
     if a == "--" then
@@ -81,13 +90,7 @@ function options.parse(spec, argv)
       if not o.arg and value ~= nil then
         errors.usage(string.format("option '%s' takes no value", shown))
       end
-      if o.arg and value == nil then
-        i = i + 1
-        value = argv[i]
-        if value == nil then
-          errors.usage(string.format("option '%s' needs a value (%s)", shown, o.arg))
-        end
-      end
+      if o.arg and value == nil then value = next_value(o, shown) end
       store(opts, o, shown, value)
     elseif a:sub(1, 1) == "-" and #a > 1 then
       local c = a:sub(2, 2)
@@ -96,14 +99,7 @@ function options.parse(spec, argv)
       if o == nil then errors.usage(string.format("unknown option '%s'", shown)) end
       local value
       if o.arg then
-        value = #a > 2 and a:sub(3) or nil
-        if value == nil then
-          i = i + 1
-          value = argv[i]
-          if value == nil then
-            errors.usage(string.format("option '%s' needs a value (%s)", shown, o.arg))
-          end
-        end
+        value = #a > 2 and a:sub(3) or next_value(o, shown)
       elseif #a > 2 then
         errors.usage(string.format("option '%s' takes no value (in '%s')", shown, a))
       end
