@@ -3,25 +3,10 @@ local magma = require "magma"
 
 local TRIO = "spec/fixtures/CGAP_WGS_trio.run.json"
 
-local function tmpdir()
-  local d = os.tmpname()
-  os.remove(d)
-  assert(os.execute("mkdir -p " .. d))
-  return d
-end
+local H = require "cli_helper"
+local tmpdir, write = H.tmpdir, H.write
 
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local t = f:read("a")
-  f:close()
-  return t
-end
-
-local function write(path, text)
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
-end
+local function read(path) return assert(H.read(path)) end
 
 local function python(script, ...)
   local file = os.tmpname()
@@ -41,7 +26,7 @@ end
 describe("magma.load", function()
   local dir
   before_each(function() dir = tmpdir() end)
-  after_each(function() os.execute("rm -rf " .. dir) end)
+  after_each(H.cleanup)
 
   it("gives a run from a .run.json file", function()
     local run = assert(magma.load(TRIO))
@@ -82,7 +67,7 @@ end)
 describe("run:save", function()
   local dir
   before_each(function() dir = tmpdir() end)
-  after_each(function() os.execute("rm -rf " .. dir) end)
+  after_each(H.cleanup)
 
   it("saving a loaded, unchanged run twice gives identical bytes", function()
     local run = assert(magma.load(TRIO))
@@ -214,7 +199,7 @@ describe("magma.write_file", function()
     local ok, err = magma.write_file(dir .. "/no/x", "three")
     assert.is_nil(ok)
     assert.truthy(err:find(dir .. "/no/x: ", 1, true))
-    os.execute("rm -rf " .. dir)
+    H.cleanup()
   end)
 end)
 
@@ -233,6 +218,6 @@ describe("magma.lock", function()
       local c <close> = assert(magma.lock(path, 0))
     end
     assert(magma.lock(path, 0)):unlock() -- <close> released it
-    os.execute("rm -rf " .. dir)
+    H.cleanup()
   end)
 end)

@@ -82,18 +82,9 @@ for doc in read_docs(src):
 out.close()
 ]==]
 
-local function write_file(path, data)
-    local f = assert(io.open(path, "wb"))
-    assert(f:write(data))
-    assert(f:close())
-end
-
-local function read_file(path)
-    local f = assert(io.open(path, "rb"))
-    local data = f:read("a")
-    f:close()
-    return data
-end
+local H = require "cli_helper"
+local write_file = H.write
+local function read_file(path) return assert(H.read(path)) end
 
 local tmp_files = {}
 local function tmpname()
