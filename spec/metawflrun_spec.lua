@@ -1362,3 +1362,28 @@ describe("magma.metawflrun", function()
     end)
   end)
 end)
+
+describe("magma.adopt", function()
+  local magma = require "magma"
+  local function doc()
+    return { meta_workflow = "m", input = {}, final_status = "pending",
+      workflow_runs = { { name = "a", shard = "0", status = "pending" },
+        { name = "b", shard = "0", status = "pending", dependencies = { "a:0" } } } }
+  end
+
+  it("builds the same run as the constructor, from the table itself", function()
+    local d = doc()
+    local run = magma.adopt(d)
+    assert.are.same(magma.MetaWorkflowRun(doc()):to_json(), run:to_json())
+    run:update_attribute("a:0", "jobid", "j1")
+    assert.are.equal("j1", d.workflow_runs[1].jobid)
+  end)
+
+  it("validates as the constructor does", function()
+    local d = doc()
+    d.workflow_runs[2].status = 3
+    local ok, err = pcall(magma.adopt, d)
+    assert.is_false(ok)
+    assert.matches('JSON validation error: workflow_runs%[2%] %(shard "b:0"%)', err)
+  end)
+end)

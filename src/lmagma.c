@@ -372,6 +372,15 @@ static int l_new(lua_State *L)
     return 1;
 }
 
+/* magma.adopt(data): a run that takes data as it is, without the copy (as magma.load
+ * does with what it decodes); data belongs to the run afterwards. */
+static int l_adopt(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    build_run(L, 1);
+    return 1;
+}
+
 /* ---------------------------------------------------------------- shards */
 
 /* Pushes shard id's record table. */
@@ -1420,6 +1429,8 @@ int luaopen_magma_core(lua_State *L)
     lua_newtable(L);
     lua_pushcfunction(L, l_new);
     lua_setfield(L, -2, "MetaWorkflowRun");
+    lua_pushcfunction(L, l_adopt);
+    lua_setfield(L, -2, "adopt");
     lua_pushcfunction(L, l_load);
     lua_setfield(L, -2, "load");
     lua_pushcfunction(L, l_lock);

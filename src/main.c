@@ -261,7 +261,6 @@ static int pmain(lua_State *L)
 
 int main(int argc, char **argv)
 {
-    if (argv[0] && argv[0][0]) progname = "magma";
     lua_State *L = luaL_newstate();
     if (L == NULL) {
         fprintf(stderr, "%s: cannot create state: not enough memory\n", progname);

@@ -6,6 +6,8 @@ local magma = {
   -- magma's object model: magma.metawflrun.MetaWorkflowRun(data)
   metawflrun = require "magma.metawflrun",
   MetaWorkflowRun = core.MetaWorkflowRun,
+  -- magma.adopt(data): the same without the copy (data belongs to the run afterwards)
+  adopt = core.adopt,
   -- lossless, order-keeping JSON
   json = core.json,
   -- run files: magma.load(path) -> run | nil, err; run:save([path]) -> true | nil, err

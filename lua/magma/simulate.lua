@@ -137,8 +137,8 @@ function simulate.run(run, pol, opts)
   local rng = simulate.rng(seed)
   local duration, fails = duration_fn(P), fails_fn(P, rng)
 
-  -- Work on a copy: the caller's run stays as it is.
-  local sim = core.MetaWorkflowRun(run:to_json())
+  -- Work on a copy: the caller's run stays as it is (to_json's tables are fresh already).
+  local sim = core.adopt(run:to_json())
   local n = #sim
   local state = tick.new_state()
   local events = events_new()
