@@ -557,6 +557,38 @@ describe("magma.tick: blocked shards", function()
       end)
   end
 
+  it("grows across rounds of one state as more shards fail for good", function()
+    -- a:0 failed at the start; b:0 fails at the second round: each blocks its chain
+    local run = build { "a:0 failed", "x:0 <- a:0", "y:0 <- x:0",
+      "b:0 running", "z:0 <- b:0" }
+    local state = magma.new_state()
+    local P = policy.check { poll = function(w) return w.shard_name == "b:0" and "failed" or nil end,
+      max_running = 0 }
+    local r1 = magma.tick(run, policy.check { max_running = 0 }, state, 0)
+    assert.are.same({ "x:0", "y:0" }, r1.blocked)
+    local r2 = magma.tick(run, P, state, 1)
+    assert.are.same({ "x:0", "y:0", "z:0" }, r2.blocked)
+    assert.are.equal(3, r2.blocked_count)
+  end)
+
+  it("starts over when a shard failed for good is reset by hand", function()
+    local run = build { "a:0 failed", "x:0 <- a:0" }
+    local state = magma.new_state()
+    local P = policy.check { max_running = 0 }
+    assert.are.same({ "x:0" }, magma.tick(run, P, state, 0).blocked)
+    run:reset_shard("a:0")
+    local report = magma.tick(run, P, state, 1)
+    assert.are.same({}, report.blocked)
+    assert.are.equal(0, report.blocked_count)
+  end)
+
+  it("names at most `limit` blocked shards and counts them all", function()
+    local run = build { "a:0 failed", "x:0 <- a:0", "x:1 <- a:0", "x:2 <- a:0" }
+    local report = magma.tick(run, { max_running = 0 }, magma.new_state(), 0, { limit = 2 })
+    assert.are.same({ "x:0", "x:1" }, report.blocked)
+    assert.are.equal(3, report.blocked_count)
+  end)
+
   it("blocking is transitive, listed in document order", function()
     local run = build { "d:0 <- c:0", "a:0 failed", "b:0 <- a:0", "x:0", "c:0 <- b:0" }
     local report = magma.tick(run, { max_running = 0 }, magma.new_state(), 0)

@@ -125,7 +125,8 @@ local function new_report(now)
     launch_failed = {}, -- {shard =, error =}
     not_launched = {},  -- {shard =, reason =}, the first `limit` of them
     not_launched_count = { cap = 0, step_cap = 0, priority = 0, filtered = 0, stopped = 0 },
-    blocked = {},       -- pending shards that can never run (a dependency failed for good)
+    blocked = {},       -- pending shards that can never run (a dependency failed for good),
+                        -- the first `limit` of them; blocked_count counts them all
     stopped = false,
     warnings = {},
   }
@@ -206,7 +207,10 @@ local function forget_stale(ctx)
   for _, k in ipairs { "failed_at", "exhausted" } do
     for sn in pairs(state[k]) do
       local wfr = run.runs[sn]
-      if not wfr or wfr.status ~= "failed" then state[k][sn] = nil end
+      if not wfr or wfr.status ~= "failed" then
+        state[k][sn] = nil
+        if k == "exhausted" then ctx.exhausted_removed = true end
+      end
     end
   end
 end
@@ -262,11 +266,25 @@ end
 
 -- 3a. Blocked shards: pending shards that can never run because a dependency failed for
 -- good (or is itself blocked), walked from the exhausted shards through their dependents.
+-- Kept between rounds of the same run and state: a round walks only from the shards that
+-- failed for good in it, so a simulation does not walk the whole blocked region every
+-- round. A shard leaving the exhausted set (reset by hand) makes the next round start over.
+local blocked_cache = setmetatable({}, { __mode = "k" })
+
 function tick.blocked(ctx)
   local run, state = ctx.run, ctx.state
-  local blocked, queue = {}, {}
-  for sn in pairs(state.exhausted) do queue[#queue + 1] = sn end
-  table.sort(queue)
+  local c = blocked_cache[state]
+  local seeds
+  if c == nil or c.run ~= run or ctx.exhausted_removed then
+    c = { run = run, set = {}, count = 0 }
+    blocked_cache[state] = c
+    seeds = {}
+    for sn in pairs(state.exhausted) do seeds[#seeds + 1] = sn end
+    table.sort(seeds)
+  else
+    seeds = ctx.report.exhausted -- the shards that failed for good in this round
+  end
+  local blocked = c.set
   local function never_completes(d)
     local w = run.runs[d]
     return w == nil or state.exhausted[d] or blocked[d] or false
@@ -274,6 +292,7 @@ function tick.blocked(ctx)
   local function never_done(d)
     return run.runs[d] == nil or blocked[d] or false
   end
+  local queue = table.move(seeds, 1, #seeds, 1, {})
   local head = 1
   while head <= #queue do
     local sn = queue[head]
@@ -283,14 +302,26 @@ function tick.blocked(ctx)
       if not blocked[dn] and dep.status == "pending"
         and rule_blocked(run:trigger(dn), dep.dependencies, never_completes, never_done) then
         blocked[dn] = true
+        c.count = c.count + 1
         queue[#queue + 1] = dn
       end
     end
   end
+  return c
+end
+
+-- The first `limit` blocked shards still pending, in document order (O(blocked): only for
+-- reports that name them).
+local function blocked_list(run, set, limit)
   local list = {}
-  for sn in pairs(blocked) do list[#list + 1] = sn end
-  table.sort(list, function(a, b) return run:index(a) < run:index(b) end)
-  return blocked, list
+  for sn in pairs(set) do
+    local w = run.runs[sn]
+    if w and w.status == "pending" then list[#list + 1] = { sn, run:index(sn) } end
+  end
+  table.sort(list, function(a, b) return a[2] < b[2] end)
+  local out = {}
+  for i = 1, math.min(limit, #list) do out[i] = list[i][1] end
+  return out, #list
 end
 
 -- Ready shards in the order the policy wants them: an iterator giving wfr, or nil.
@@ -451,10 +482,13 @@ function tick.round(run, P, state, now, opts)
   tick.apply_triggers(run, P, report)
   if opts.before_poll then opts.before_poll(ctx) else tick.poll(ctx) end
   if P.retry or next(state.exhausted) or run:count("failed") > 0 then tick.retry(ctx) end
-  local blocked
-  blocked, report.blocked = tick.blocked(ctx)
+  local blocked = tick.blocked(ctx)
+  if ctx.limit > 0 then
+    report.blocked, report.blocked_count = blocked_list(run, blocked.set, ctx.limit)
+  else
+    report.blocked_count = blocked.count
+  end
   report.stopped = P.on_exhausted == "stop" and next(state.exhausted) ~= nil
-  ctx.blocked = blocked
   local picked = tick.pick(ctx)
   tick.launch(ctx, picked, opts.launch)
   report.final_status = run:update_status()

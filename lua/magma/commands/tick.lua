@@ -21,18 +21,20 @@ local function num(x)
   return string.format("%.15g", x)
 end
 
-local function names(list, limit)
+-- Up to `limit` (10) names of the list, and how many there are (`total`, default #list).
+local function names(list, limit, total)
   limit = limit or 10
+  total = total or #list
   local out = {}
   for i = 1, math.min(#list, limit) do
     local v = list[i]
     out[i] = type(v) == "table" and (v.shard or tostring(v)) or v
   end
   local text = table.concat(out, ", ")
-  if #list > limit then
-    text = text .. string.format(", ... (%d in all)", #list)
-  elseif #list > 1 then
-    text = text .. string.format(" (%d)", #list)
+  if total > limit then
+    text = text .. string.format(", ... (%d in all)", total)
+  elseif total > 1 then
+    text = text .. string.format(" (%d)", total)
   end
   return text
 end
@@ -65,7 +67,7 @@ local function print_report(path, P, report, dry_run)
     if c > 0 then held[#held + 1] = string.format("%s %d", reason, c) end
   end
   row("not launched", table.concat(held, ", "))
-  row("blocked", names(report.blocked))
+  row("blocked", names(report.blocked, 10, report.blocked_count))
   if report.stopped then row("stopped", "a shard failed for good and on_exhausted is \"stop\"") end
   for _, warning in ipairs(report.warnings) do row("warning", warning) end
   row("final_status", report.final_status)
@@ -101,6 +103,7 @@ local function report_json(report, with_patch)
     not_launched = list_of(report.not_launched, { "shard", "reason" }),
     not_launched_count = counts,
     blocked = list_of(report.blocked),
+    blocked_count = report.blocked_count,
     stopped = report.stopped,
     warnings = list_of(report.warnings),
   }
